@@ -1,0 +1,109 @@
+"""The patch autoencoder as Flax NNX modules.
+
+Used by notebooks 02-06.
+
+Encoder: ``Conv(1 -> 3 channels, kernel 7, stride 4)`` then tanh.
+Decoder: ``ConvTranspose(3 -> 1 channel, kernel 7, stride 4)``, no activation.
+On a 7-point patch the code is 3 numbers; on a 15-point curve it is a 3x3 matrix
+(3 positions x 3 channels) and the decoder's windows start at 0, 4 and 8.
+
+Kernel orientation (checked in ``tests/test_models.py``): Flax's ``nnx.ConvTranspose``
+with its default ``transpose_kernel=False`` paints its kernel *flipped* (it runs an
+ordinary correlation over the zero-dilated input, so output position ``s*i + m``
+receives tap ``k-1-m``). With ``transpose_kernel=True`` the kernel, of shape
+``(kernel, out_channels, in_channels)``, is painted as stored, and the layer is
+exactly the adjoint of an ``nnx.Conv`` with the same kernel. The decoder uses
+``transpose_kernel=True``, so ``decoder.filters()[:, c]`` is literally the shape
+that code component ``c`` adds to the output, and the decoder equals
+:func:`course_utils.deconv.conv_transpose_1d` plus the bias. Padding is
+``'VALID'``: output length ``stride*(n-1) + kernel`` (7 for one code, 15 for three).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from . import _checks
+
+KERNEL = 7
+STRIDE = 4
+CODE_SIZE = 3
+
+ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "linear": lambda z: z}
+
+
+def _check_signals(name: str, x, *, min_length: int):
+    if not hasattr(x, "ndim") or x.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, length), got {getattr(x, 'shape', type(x).__name__)}")
+    if x.shape[1] < min_length or (x.shape[1] - KERNEL) % STRIDE:
+        raise ValueError(
+            f"{name} length must be {KERNEL} + {STRIDE}*k (7, 11, 15, ...) so the windows tile it, got {x.shape[1]}"
+        )
+
+
+class PatchEncoder(nnx.Module):
+    """Conv(1 -> 3, kernel 7, stride 4) and an activation (tanh by default).
+
+    ``encoder(x)`` maps signals (batch, length) to codes (batch, positions, 3).
+    """
+
+    def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
+        self.activation = _checks.one_of("activation", activation, set(ACTIVATIONS))
+        self.conv = nnx.Conv(1, CODE_SIZE, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", rngs=rngs)
+
+    def filters(self) -> jax.Array:
+        """The encoder filters as (7, 3): column c is dotted with the input window."""
+        return self.conv.kernel[...][:, 0, :]
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        _check_signals("x", x, min_length=KERNEL)
+        return ACTIVATIONS[self.activation](self.conv(x[..., None]))
+
+
+class PatchDecoder(nnx.Module):
+    """ConvTranspose(3 -> 1, kernel 7, stride 4), no activation.
+
+    ``decoder(code)`` maps codes (batch, positions, 3) to signals
+    (batch, 4*(positions-1) + 7).
+    """
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.deconv = nnx.ConvTranspose(
+            CODE_SIZE, 1, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", transpose_kernel=True, rngs=rngs
+        )
+
+    def filters(self) -> jax.Array:
+        """The decoder filters as (7, 3): column c is painted, scaled by code[c]."""
+        return self.deconv.kernel[...][:, 0, :]
+
+    def bias(self) -> jax.Array:
+        """The single output bias, added at every output position."""
+        return self.deconv.bias[...][0]
+
+    def __call__(self, code: jax.Array) -> jax.Array:
+        if not hasattr(code, "ndim") or code.ndim != 3 or code.shape[2] != CODE_SIZE:
+            raise ValueError(
+                f"code must have shape (batch, positions, {CODE_SIZE}), got {getattr(code, 'shape', type(code).__name__)}"
+            )
+        return self.deconv(code)[..., 0]
+
+
+class PatchAutoencoder(nnx.Module):
+    """Encoder and decoder; ``model(x)`` reconstructs signals of shape (batch, length)."""
+
+    def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
+        self.encoder = PatchEncoder(rngs=rngs, activation=activation)
+        self.decoder = PatchDecoder(rngs=rngs)
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        return self.encoder(x)
+
+    def decode(self, code: jax.Array) -> jax.Array:
+        return self.decoder(code)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.decode(self.encode(x))

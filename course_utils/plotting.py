@@ -1,0 +1,72 @@
+"""Small plotting helpers so every figure of the course looks the same.
+
+Used by notebooks 01-06.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import _checks
+from .data import X
+
+WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")
+"""One colour per window / code component, used throughout the course."""
+
+
+def running_mean(values, window: int) -> np.ndarray:
+    """Running mean over the last axis with a window of ``window`` steps ("valid" part only)."""
+    values = np.asarray(values, dtype=np.float64)
+    window = _checks.positive_int("window", window)
+    if window > values.shape[-1]:
+        raise ValueError(f"window ({window}) must not exceed the number of steps ({values.shape[-1]})")
+    cumsum = np.cumsum(np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1), axis=-1)
+    return (cumsum[..., window:] - cumsum[..., :-window]) / window
+
+
+def loss_band(ax: plt.Axes, losses, *, label: str, color: str | None = None, bar: float | None = None,
+              smooth: int = 25) -> None:
+    """Plot the mean training loss over seeds with a +-1 standard deviation band.
+
+    ``losses`` has shape (seeds, steps). Each seed's curve is first averaged over
+    ``smooth`` steps, so the band shows how seeds differ, not mini-batch noise.
+    The y axis is logarithmic, so the band's lower edge is kept above a tenth of
+    the mean (mean - std can be negative).
+    """
+    losses = _checks.array("losses", losses, ndim=2, shape_hint="(seeds, steps)")
+    smoothed = running_mean(losses, smooth)
+    steps = np.arange(smoothed.shape[1]) + smooth
+    mean, std = smoothed.mean(axis=0), smoothed.std(axis=0)
+    (line,) = ax.plot(steps, mean, color=color, label=f"{label}: mean of {losses.shape[0]} seeds")
+    ax.fill_between(steps, np.maximum(mean - std, mean / 10), mean + std, color=line.get_color(), alpha=0.25,
+                    label=f"{label}: ±1 std across seeds")
+    if bar is not None:
+        ax.axhline(bar, color="black", linestyle="--", linewidth=1, label=f"bar: {bar:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"training step (running mean over {smooth} steps)")
+    ax.set_ylabel("mean squared error")
+    ax.legend()
+
+
+def curve_axes(ax: plt.Axes, title: str = "") -> None:
+    """Label an axis that shows 15-point curves: index on x, y in [-0.8, 0.8]."""
+    ax.set_xlim(-0.5, 14.5)
+    ax.set_ylim(-0.8, 0.8)
+    ax.set_xticks(range(0, 15, 2))
+    ax.set_xlabel("position (index of the 15 x-values)")
+    ax.set_ylabel("y")
+    ax.axhline(0, color="0.8", linewidth=0.8, zorder=0)
+    if title:
+        ax.set_title(title)
+
+
+def shade_windows(ax: plt.Axes, starts=(0, 4, 8), width: int = 7) -> None:
+    """Shade the decoder windows (positions start..start+width-1) in their colours."""
+    for start, color in zip(starts, WINDOW_COLORS * 3):
+        ax.axvspan(start - 0.45, start + width - 0.55, color=color, alpha=0.12, label=f"window at {start}")
+
+
+def x_positions() -> np.ndarray:
+    """The 15 x-values of a curve, for axes that use x in [0, 1] instead of indices."""
+    return X.copy()

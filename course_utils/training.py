@@ -1,0 +1,202 @@
+"""Train several seeds of a model at once, with the whole loop compiled.
+
+Used by notebooks 02-06.
+
+The textbook loop calls a jitted train step from Python once per step. Here one
+compiled program runs ``steps_per_chunk`` steps with ``jax.lax.scan`` for every seed
+(``jax.lax.map`` over the seeds: ``vmap`` would turn each convolution into a grouped
+convolution, which is slow on CPU), and Python only loops over a few chunks to move
+a progress bar. Each step draws a random mini-batch, optionally adds Gaussian noise
+to the input and to the code (one standard deviation per code component), and takes
+an Adam step on the mean squared error (optionally weighted per output position).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from . import _checks
+from .models import CODE_SIZE
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run besides the data and the seeds."""
+
+    steps: int = 3000
+    batch_size: int = 64
+    learning_rate: float = 1e-2
+    code_noise: tuple[float, ...] | None = None
+    """Standard deviation of the Gaussian noise added to each code component."""
+    input_noise: float = 0.0
+    """Standard deviation of the Gaussian noise added to every input value."""
+    loss_weights: tuple[float, ...] | None = None
+    """Weight of each output position in the loss (None: all equal)."""
+    chunks: int = 10
+    """How many compiled calls the steps are split into (progress bar updates)."""
+
+    def __post_init__(self):
+        _checks.positive_int("steps", self.steps)
+        _checks.positive_int("batch_size", self.batch_size)
+        _checks.positive_int("chunks", self.chunks)
+        if _checks.non_negative_float("learning_rate", self.learning_rate) == 0:
+            raise ValueError("learning_rate must be > 0, got 0")
+        _checks.non_negative_float("input_noise", self.input_noise)
+        if self.code_noise is not None:
+            if len(self.code_noise) != CODE_SIZE:
+                raise ValueError(f"code_noise must give {CODE_SIZE} standard deviations, got {self.code_noise!r}")
+            for i, std in enumerate(self.code_noise):
+                _checks.non_negative_float(f"code_noise[{i}]", std)
+        if self.loss_weights is not None:
+            for i, wgt in enumerate(self.loss_weights):
+                _checks.non_negative_float(f"loss_weights[{i}]", wgt)
+            if sum(self.loss_weights) == 0:
+                raise ValueError("loss_weights must not all be 0")
+        if self.steps % self.chunks:
+            raise ValueError(f"steps ({self.steps}) must be a multiple of chunks ({self.chunks})")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """Trained parameters of every seed (stacked on a leading axis) and their losses."""
+
+    graphdef: nnx.GraphDef
+    params: nnx.State
+    losses: np.ndarray
+    """Training loss of every seed at every step, shape (seeds, steps)."""
+    seeds: tuple[int, ...]
+    config: TrainConfig
+    seconds: float
+    """Wall time of the training, compilation included."""
+
+    def model(self, index: int) -> nnx.Module:
+        """The trained model of seed number ``index`` (0-based position in ``seeds``)."""
+        if not 0 <= index < len(self.seeds):
+            raise ValueError(f"index must be in 0..{len(self.seeds) - 1}, got {index}")
+        return nnx.merge(self.graphdef, jax.tree.map(lambda p: p[index], self.params))
+
+    def models(self) -> list[nnx.Module]:
+        """The trained model of every seed, in the order of ``seeds``."""
+        return [self.model(i) for i in range(len(self.seeds))]
+
+
+def _weighted_mse(prediction, target, weights):
+    err = (prediction - target) ** 2
+    if weights is None:
+        return err.mean()
+    return (err * weights).sum(axis=-1).mean() / weights.sum()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Trainer:
+    """The compiled pieces of one training run: one chunk of steps for all seeds."""
+
+    graphdef: nnx.GraphDef
+    config: TrainConfig
+
+    def loss(self, params, x, key):
+        model = nnx.merge(self.graphdef, params)
+        cfg = self.config
+        key_in, key_code = jax.random.split(key)
+        noisy_x = x + cfg.input_noise * jax.random.normal(key_in, x.shape) if cfg.input_noise else x
+        code = model.encode(noisy_x)
+        if cfg.code_noise is not None:
+            code = code + jnp.asarray(cfg.code_noise) * jax.random.normal(key_code, code.shape)
+        weights = None if cfg.loss_weights is None else jnp.asarray(cfg.loss_weights)
+        return _weighted_mse(model.decode(code), x, weights)
+
+    def chunk(self, data, params, opt_state, key, n_steps):
+        tx = optax.adam(self.config.learning_rate)
+
+        def step(carry, step_key):
+            params, opt_state = carry
+            batch_key, noise_key = jax.random.split(step_key)
+            rows = jax.random.randint(batch_key, (self.config.batch_size,), 0, data.shape[0])
+            loss, grads = jax.value_and_grad(self.loss)(params, data[rows], noise_key)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jax.random.split(key, n_steps))
+        return params, opt_state, losses
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _run_chunk(trainer: _Trainer, chunk_steps: int, data, params, opt_state, keys):
+    """``chunk_steps`` steps for every seed; compiled once per model and config."""
+
+    def one_seed(args):
+        p, o, k = args
+        k, chunk_key = jax.random.split(k)
+        p, o, losses = trainer.chunk(data, p, o, chunk_key, chunk_steps)
+        return p, o, k, losses
+
+    return jax.lax.map(one_seed, (params, opt_state, keys))
+
+
+def train(
+    make_model: Callable[[nnx.Rngs], nnx.Module],
+    data,
+    *,
+    seeds: Sequence[int],
+    config: TrainConfig = TrainConfig(),
+    progress: bool = True,
+) -> TrainResult:
+    """Train one model per seed on ``data`` (n, length) and return them all.
+
+    ``make_model(rngs)`` builds a fresh model with ``encode`` and ``decode``
+    methods; the seed decides its initial weights, its mini-batches and its noise.
+    """
+    if not callable(make_model):
+        raise TypeError(f"make_model must be a function rngs -> model, got {type(make_model).__name__}")
+    data = _checks.array("data", data, ndim=2, shape_hint="(n_examples, length)")
+    seeds = tuple(_checks.positive_int("seed", s, minimum=0) for s in seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    start = time.perf_counter()
+
+    models = [make_model(nnx.Rngs(seed)) for seed in seeds]
+    graphdef, _ = nnx.split(models[0], nnx.Param)
+    params = jax.tree.map(lambda *p: jnp.stack(p), *[nnx.split(m, nnx.Param)[1] for m in models])
+    check = nnx.merge(graphdef, jax.tree.map(lambda p: p[0], params))(data[:1])
+    if config.loss_weights is not None and len(config.loss_weights) != check.shape[1]:
+        raise ValueError(f"loss_weights must give one weight per position ({check.shape[1]}), got {len(config.loss_weights)}")
+
+    trainer = _Trainer(graphdef, config)
+    opt_state = jax.vmap(optax.adam(config.learning_rate).init)(params)
+    keys = jnp.stack([jax.random.key(seed) for seed in seeds])
+    chunk_steps = config.steps // config.chunks
+
+    data = jnp.asarray(data)
+    losses = []
+    bar = tqdm(total=config.steps, desc=f"training {len(seeds)} seeds", unit="step", disable=not progress)
+    for _ in range(config.chunks):
+        params, opt_state, keys, chunk_losses = _run_chunk(trainer, chunk_steps, data, params, opt_state, keys)
+        losses.append(np.asarray(chunk_losses))  # waits for the chunk: an honest progress bar
+        bar.set_postfix(loss=f"{float(chunk_losses[:, -1].mean()):.2e}")
+        bar.update(chunk_steps)
+    bar.close()
+    return TrainResult(graphdef, params, np.concatenate(losses, axis=1), seeds, config, time.perf_counter() - start)
+
+
+def reconstruction_mse(result: TrainResult, data) -> np.ndarray:
+    """Mean squared reconstruction error of every seed on ``data``: shape (seeds,)."""
+    data = jnp.asarray(_checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
+    graphdef = result.graphdef
+
+    @jax.jit
+    def errors(params, data):
+        return jax.lax.map(lambda p: ((nnx.merge(graphdef, p)(data) - data) ** 2).mean(), params)
+
+    return np.asarray(errors(result.params, data))

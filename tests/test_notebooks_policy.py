@@ -1,0 +1,34 @@
+"""House rules for the notebooks: numbered, stored without outputs, each checks its claims."""
+
+import json
+import pathlib
+import re
+
+import pytest
+
+NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_notebooks_exist_and_are_numbered_in_reading_order():
+    assert NOTEBOOKS, "no notebooks found"
+    numbers = [int(re.match(r"(\d\d)_\w+\.ipynb$", nb.name).group(1)) for nb in NOTEBOOKS]
+    assert numbers == list(range(1, len(NOTEBOOKS) + 1))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    cells = json.loads(path.read_text())["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, (
+                f"{path.name} cell {i} has outputs: clear them (make clean-notebooks) before committing"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_asserts_its_claims_and_ends_with_a_summary(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert code.count("assert ") >= 2, f"{path.name} should check its key claims with assertions"
+    assert "Summary" in "".join(cells[-1]["source"]), f"{path.name} should end with a summary"
+    assert not re.search(r"(/root/|/home/|/work/|[A-Z]:\\\\)", code), f"{path.name} has an absolute path"

@@ -1,0 +1,88 @@
+"""The compiled multi-seed training engine."""
+
+import numpy as np
+import pytest
+
+from course_utils import data, models, training
+
+PATCHES = data.patches(data.bezier_curves(512, seed=0))
+
+
+def make(rngs):
+    return models.PatchAutoencoder(rngs=rngs)
+
+
+def short(**kw):
+    return training.TrainConfig(**{"steps": 200, "chunks": 2, **kw})
+
+
+def test_losses_fall_and_have_one_row_per_seed():
+    result = training.train(make, PATCHES, seeds=[0, 1, 2], config=short(), progress=False)
+    assert result.losses.shape == (3, 200)
+    assert np.all(result.losses[:, -20:].mean(axis=1) < 0.1 * result.losses[:, :5].mean(axis=1))
+    mse = training.reconstruction_mse(result, PATCHES)
+    assert mse.shape == (3,) and np.all(mse < 0.1 * (PATCHES**2).mean())
+
+
+def test_same_seed_same_result_and_seeds_differ():
+    first = training.train(make, PATCHES, seeds=[5, 6], config=short(), progress=False)
+    again = training.train(make, PATCHES, seeds=[5, 6], config=short(), progress=False)
+    assert np.array_equal(first.losses, again.losses)
+    assert not np.allclose(first.losses[0], first.losses[1])
+
+
+def test_a_seed_trains_the_same_alone_or_with_others():
+    together = training.train(make, PATCHES, seeds=[7, 8], config=short(), progress=False)
+    alone = training.train(make, PATCHES, seeds=[8], config=short(), progress=False)
+    assert np.allclose(together.losses[1], alone.losses[0], rtol=1e-4, atol=1e-7)
+
+
+def test_model_of_a_seed_matches_its_reported_error():
+    result = training.train(make, PATCHES, seeds=[0, 1], config=short(), progress=False)
+    model = result.model(1)
+    mse = float(((np.asarray(model(PATCHES)) - PATCHES) ** 2).mean())
+    assert np.isclose(mse, training.reconstruction_mse(result, PATCHES)[1], rtol=1e-4)
+    assert len(result.models()) == 2
+
+
+def test_code_noise_changes_training_and_huge_noise_hurts():
+    plain = training.train(make, PATCHES, seeds=[0], config=short(), progress=False)
+    noisy = training.train(make, PATCHES, seeds=[0], config=short(code_noise=(1.0, 1.0, 1.0)), progress=False)
+    assert noisy.losses[0, -20:].mean() > 3 * plain.losses[0, -20:].mean()
+
+
+def test_input_noise_and_loss_weights_run():
+    curves = data.bezier_curves(256, seed=0)
+    weights = tuple([0.0] * 2 + [1.0] * 11 + [0.0] * 2)
+    result = training.train(make, curves, seeds=[0], config=short(input_noise=0.01, loss_weights=weights),
+                            progress=False)
+    assert np.all(np.isfinite(result.losses))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"steps": 0}, ValueError, "steps must be"),
+        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"code_noise": (0.1, 0.01)}, ValueError, "3 standard deviations"),
+        ({"code_noise": (0.1, -0.01, 0.0)}, ValueError, "code_noise[1]"),
+        ({"input_noise": -0.01}, ValueError, "input_noise"),
+        ({"steps": 100, "chunks": 3}, ValueError, "multiple of chunks"),
+        ({"batch_size": 1.5}, TypeError, "batch_size"),
+    ],
+)
+def test_bad_config_gets_a_clear_error(kwargs, error, words):
+    with pytest.raises(error) as info:
+        training.TrainConfig(**kwargs)
+    assert words in str(info.value)
+
+
+def test_bad_train_arguments_get_clear_errors():
+    with pytest.raises(ValueError, match="at least one seed"):
+        training.train(make, PATCHES, seeds=[], config=short())
+    with pytest.raises(ValueError, match="one weight per position"):
+        training.train(make, PATCHES, seeds=[0], config=short(loss_weights=(1.0,) * 15))
+    with pytest.raises(TypeError, match="make_model"):
+        training.train("model", PATCHES, seeds=[0])
+    with pytest.raises(ValueError, match="index must be"):
+        training.train(make, PATCHES, seeds=[0], config=short(), progress=False).model(1)
