@@ -11,6 +11,9 @@ No kernel is flipped here: the filter is painted left to right as stored.
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -36,16 +39,9 @@ def _check_pair(x, w):
     return x, w
 
 
-def contributions(x, w, stride: int) -> jnp.ndarray:
-    """Every input value's painted, scaled filter, before they are added up.
-
-    Returns an array of shape ``(length, in_channels, out_length, out_channels)``:
-    entry ``[i, c]`` is filter ``w[:, c, :]`` scaled by ``x[i, c]`` and placed at
-    output positions ``stride*i .. stride*i + kernel - 1`` (zeros elsewhere).
-    Summing over the first two axes gives :func:`conv_transpose_1d`.
-    """
-    x, w = _check_pair(x, w)
-    stride = _checks.positive_int("stride", stride)
+@functools.partial(jax.jit, static_argnums=2)
+def _contributions(x, w, stride):
+    """Compiled body of :func:`contributions` (one program per shape and stride)."""
     length, kernel = x.shape[0], w.shape[0]
     out_length = stride * (length - 1) + kernel
     scaled = jnp.einsum("ic,kco->icko", x, w)  # (length, in_channels, kernel, out)
@@ -57,6 +53,30 @@ def contributions(x, w, stride: int) -> jnp.ndarray:
     return jnp.einsum("icko,ikj->icjo", scaled, lands)
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _conv_transpose_1d(x, w, stride):
+    """Compiled body of :func:`conv_transpose_1d`: scale every tap, then scatter-add it."""
+    length, kernel = x.shape[0], w.shape[0]
+    out_length = stride * (length - 1) + kernel
+    scaled = jnp.einsum("ic,kco->iko", x, w)  # (length, kernel, out_channels)
+    where = (stride * np.arange(length)[:, None] + np.arange(kernel)[None, :]).ravel()
+    out = jnp.zeros((out_length, w.shape[2]), scaled.dtype)
+    return out.at[where].add(scaled.reshape(length * kernel, -1))
+
+
+def contributions(x, w, stride: int) -> jnp.ndarray:
+    """Every input value's painted, scaled filter, before they are added up.
+
+    Returns an array of shape ``(length, in_channels, out_length, out_channels)``:
+    entry ``[i, c]`` is filter ``w[:, c, :]`` scaled by ``x[i, c]`` and placed at
+    output positions ``stride*i .. stride*i + kernel - 1`` (zeros elsewhere).
+    Summing over the first two axes gives :func:`conv_transpose_1d`.
+    """
+    x, w = _check_pair(x, w)
+    stride = _checks.positive_int("stride", stride)
+    return _contributions(x, w, stride)
+
+
 def conv_transpose_1d(x, w, stride: int) -> jnp.ndarray:
     """Transposed convolution of ``x`` (length, in_channels) with ``w``.
 
@@ -66,23 +86,19 @@ def conv_transpose_1d(x, w, stride: int) -> jnp.ndarray:
     """
     x, w = _check_pair(x, w)
     stride = _checks.positive_int("stride", stride)
-    length, kernel = x.shape[0], w.shape[0]
-    out_length = stride * (length - 1) + kernel
-    scaled = jnp.einsum("ic,kco->iko", x, w)  # (length, kernel, out_channels)
-    where = (stride * np.arange(length)[:, None] + np.arange(kernel)[None, :]).ravel()
-    out = jnp.zeros((out_length, w.shape[2]), scaled.dtype)
-    return out.at[where].add(scaled.reshape(length * kernel, -1))
+    return _conv_transpose_1d(x, w, stride)
 
 
 def overlap_counts(n_inputs: int, kernel: int, stride: int) -> np.ndarray:
     """How many windows cover each output position of a transposed convolution.
 
-    It is the transposed convolution of a code of ones with a filter of ones:
+    It equals the transposed convolution of a code of ones with a filter of ones
+    (a test checks this); counted directly here because it is integer bookkeeping:
     ``overlap_counts(3, 7, 4)`` is ``[1,1,1,1,2,2,2,1,2,2,2,1,1,1,1]``.
     A 0 marks a gap that no window reaches (stride larger than kernel).
     """
-    n_inputs = _checks.positive_int("n_inputs", n_inputs)
-    kernel = _checks.positive_int("kernel", kernel)
-    stride = _checks.positive_int("stride", stride)
-    ones = conv_transpose_1d(np.ones((n_inputs, 1)), np.ones((kernel, 1, 1)), stride)
-    return np.asarray(ones[:, 0]).round().astype(np.int64)
+    length = output_length(n_inputs, kernel, stride)
+    counts = np.zeros(length, np.int64)
+    for i in range(n_inputs):
+        counts[stride * i : stride * i + kernel] += 1  # window i covers these positions
+    return counts

@@ -40,7 +40,7 @@ shapes = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(shapes)
 def test_conv_transpose_matches_loops_and_lax(shape):
     length, kernel, stride, cin, cout, seed = shape
@@ -53,7 +53,7 @@ def test_conv_transpose_matches_loops_and_lax(shape):
     assert np.allclose(got, by_lax_dilated_convolution(x, w, stride), atol=1e-4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(shapes)
 def test_contributions_add_up_to_the_transposed_convolution(shape):
     length, kernel, stride, cin, cout, seed = shape
@@ -77,6 +77,12 @@ def test_overlap_counts_match_a_direct_count(n, kernel, stride):
     direct = [sum(stride * i <= p < stride * i + kernel for i in range(n)) for p in range(stride * (n - 1) + kernel)]
     assert counts.tolist() == direct
     assert len(counts) == deconv.output_length(n, kernel, stride)
+
+
+@pytest.mark.parametrize("n, kernel, stride", [(3, 7, 4), (4, 3, 2), (2, 2, 5), (5, 4, 1)])
+def test_overlap_counts_are_the_transposed_convolution_of_ones(n, kernel, stride):
+    ones = deconv.conv_transpose_1d(np.ones((n, 1)), np.ones((kernel, 1, 1)), stride)[:, 0]
+    assert np.array_equal(deconv.overlap_counts(n, kernel, stride), np.asarray(ones))
 
 
 def test_overlap_counts_of_the_course_model():
