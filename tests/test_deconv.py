@@ -30,23 +30,22 @@ def by_lax_dilated_convolution(x, w, stride):
     return np.asarray(out[0])
 
 
-shapes = st.tuples(
-    st.integers(1, 6),  # length
-    st.integers(1, 9),  # kernel
-    st.integers(1, 6),  # stride
-    st.integers(1, 4),  # in channels
-    st.integers(1, 3),  # out channels
-    st.integers(0, 2**31 - 1),  # values
-)
+@st.composite
+def problems(draw):
+    """A random input x (length, in), filters w (kernel, in, out) and a stride."""
+    length, kernel, stride = draw(st.integers(1, 6)), draw(st.integers(1, 9)), draw(st.integers(1, 6))
+    cin, cout = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    x = rng.normal(size=(length, cin)).astype(np.float32)
+    w = rng.normal(size=(kernel, cin, cout)).astype(np.float32)
+    return x, w, stride
 
 
 @settings(max_examples=30, deadline=None)
-@given(shapes)
-def test_conv_transpose_matches_loops_and_lax(shape):
-    length, kernel, stride, cin, cout, seed = shape
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(length, cin)).astype(np.float32)
-    w = rng.normal(size=(kernel, cin, cout)).astype(np.float32)
+@given(problems())
+def test_conv_transpose_matches_loops_and_lax(problem):
+    x, w, stride = problem
+    (length, cin), (kernel, _, cout) = x.shape, w.shape
     got = np.asarray(deconv.conv_transpose_1d(x, w, stride))
     assert got.shape == (stride * (length - 1) + kernel, cout)
     assert np.allclose(got, painted_by_loops(x, w, stride), atol=1e-4)
@@ -54,12 +53,10 @@ def test_conv_transpose_matches_loops_and_lax(shape):
 
 
 @settings(max_examples=30, deadline=None)
-@given(shapes)
-def test_contributions_add_up_to_the_transposed_convolution(shape):
-    length, kernel, stride, cin, cout, seed = shape
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(length, cin)).astype(np.float32)
-    w = rng.normal(size=(kernel, cin, cout)).astype(np.float32)
+@given(problems())
+def test_contributions_add_up_to_the_transposed_convolution(problem):
+    x, w, stride = problem
+    (length, cin), (kernel, _, cout) = x.shape, w.shape
     parts = np.asarray(deconv.contributions(x, w, stride))
     assert parts.shape == (length, cin, stride * (length - 1) + kernel, cout)
     assert np.allclose(parts.sum(axis=(0, 1)), deconv.conv_transpose_1d(x, w, stride), atol=1e-4)
