@@ -167,7 +167,9 @@ def train(
     start = time.perf_counter()
 
     models = [make_model(nnx.Rngs(seed)) for seed in seeds]
-    graphdef, _ = nnx.split(models[0], nnx.Param)
+    graphdef, _, other_state = nnx.split(models[0], nnx.Param, ...)
+    if jax.tree.leaves(other_state):
+        raise ValueError("train() handles models whose only state is nnx.Param (no batch statistics or RNG state)")
     params = jax.tree.map(lambda *p: jnp.stack(p), *[nnx.split(m, nnx.Param)[1] for m in models])
     check = nnx.merge(graphdef, jax.tree.map(lambda p: p[0], params))(data[:1])
     if config.loss_weights is not None and len(config.loss_weights) != check.shape[1]:
@@ -192,11 +194,13 @@ def train(
 
 def reconstruction_mse(result: TrainResult, data) -> np.ndarray:
     """Mean squared reconstruction error of every seed on ``data``: shape (seeds,)."""
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult from train(), got {type(result).__name__}")
     data = jnp.asarray(_checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
-    graphdef = result.graphdef
+    return np.asarray(_errors_per_seed(result.graphdef, result.params, data))
 
-    @jax.jit
-    def errors(params, data):
-        return jax.lax.map(lambda p: ((nnx.merge(graphdef, p)(data) - data) ** 2).mean(), params)
 
-    return np.asarray(errors(result.params, data))
+@functools.partial(jax.jit, static_argnums=0)
+def _errors_per_seed(graphdef, params, data):
+    """Reconstruction MSE of every seed, one seed after another in one compiled program."""
+    return jax.lax.map(lambda p: ((nnx.merge(graphdef, p)(data) - data) ** 2).mean(), params)
