@@ -36,10 +36,10 @@ CODE_SIZE = 3
 ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "linear": lambda z: z}
 
 
-def _check_signals(name: str, x, *, min_length: int):
+def _check_signals(name: str, x):
     if not hasattr(x, "ndim") or x.ndim != 2:
         raise ValueError(f"{name} must have shape (batch, length), got {getattr(x, 'shape', type(x).__name__)}")
-    if x.shape[1] < min_length or (x.shape[1] - KERNEL) % STRIDE:
+    if x.shape[1] < KERNEL or (x.shape[1] - KERNEL) % STRIDE:
         raise ValueError(
             f"{name} length must be {KERNEL} + {STRIDE}*k (7, 11, 15, ...) so the windows tile it, got {x.shape[1]}"
         )
@@ -60,7 +60,7 @@ class PatchEncoder(nnx.Module):
         return self.conv.kernel[...][:, 0, :]
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        _check_signals("x", x, min_length=KERNEL)
+        _check_signals("x", x)
         return ACTIVATIONS[self.activation](self.conv(x[..., None]))
 
 
