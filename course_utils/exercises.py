@@ -1,6 +1,6 @@
 """Check functions for the exercises at the end of each notebook.
 
-Used by notebooks 01 and 02. Each check prints a short verdict for the student
+Used by notebooks 01-07. Each check prints a short verdict for the student
 and returns True (right), False (wrong) or None (not attempted yet: the answer is
 still ``None``), so that an unattempted notebook still runs top to bottom.
 """
@@ -64,3 +64,59 @@ def check_sum_of_filters(answer, model, code):
     """Exercise: the decoder's output for ``code`` as a sum of scaled filters plus bias."""
     expected = np.asarray(model.decode(np.asarray(code, np.float32).reshape(1, 1, 3)))[0]
     return _verdict(answer, expected, what="7 numbers: filters @ code + bias")
+
+
+# --- notebook 03 ----------------------------------------------------------------
+
+def check_output_change(answer, model):
+    """Exercise: how much the output at tap 3 moves when c2 grows by 0.1."""
+    return _verdict(answer, 0.1 * float(model.decoder.filters()[3, 1]),
+                    what="one number: 0.1 times tap 3 of filter 2")
+
+
+def check_code_for_target(answer, model, target):
+    """Exercise: a code whose decoded output matches ``target`` (7 points) as well as possible."""
+    filters = np.asarray(model.decoder.filters(), np.float64)
+    best, *_ = np.linalg.lstsq(filters, np.asarray(target, np.float64) - float(model.decoder.bias()), rcond=None)
+    return _verdict(answer, best, what="3 numbers (hint: least squares, np.linalg.lstsq)", atol=1e-3)
+
+
+# --- notebook 04 ----------------------------------------------------------------
+
+def check_effective_noise(answer):
+    """Exercise: the standard deviations that cumulative slicing really applies."""
+    return _verdict(answer, [0.1, 0.1 * 0.01, 0.1 * 0.01 * 0.001], what="3 numbers, one per code component",
+                    atol=1e-9)
+
+
+def check_most_important_component(answer, ablation_row):
+    """Exercise: which component (1, 2 or 3) costs most when zeroed, from an ablation row."""
+    return _verdict(answer, int(np.argmax(np.asarray(ablation_row)[1:])) + 1, what="1, 2 or 3", atol=0)
+
+
+# --- notebook 05 ----------------------------------------------------------------
+
+def check_roughness(answer, filt):
+    """Exercise: the mean squared second difference of a filter scaled to unit length."""
+    f = np.asarray(filt, np.float64)
+    f = f / np.linalg.norm(f)
+    return _verdict(answer, float((np.diff(f, n=2) ** 2).mean()), what="one number")
+
+
+# --- notebook 06 ----------------------------------------------------------------
+
+def check_taper_coverage(answer):
+    """Exercise: the total taper weight each of the 15 positions receives."""
+    weights = 1.0 - np.abs(np.arange(7) - 3) / 4
+    counts = np.zeros(15)
+    for start in (0, 4, 8):
+        counts[start:start + 7] += weights
+    return _verdict(answer, counts, what="15 numbers")
+
+
+# --- notebook 07 ----------------------------------------------------------------
+
+def check_output_length(answer, n_inputs, kernel, stride, padding=0, output_padding=0):
+    """Exercise: the output length of a transposed convolution."""
+    return _verdict(answer, stride * (n_inputs - 1) + kernel - 2 * padding + output_padding,
+                    what="one integer", atol=0)

@@ -1,6 +1,6 @@
 """Small plotting helpers so every figure of the course looks the same.
 
-Used by notebooks 01-06.
+Used by notebooks 01-06 (and by ``animation`` and ``widgets``).
 """
 
 from __future__ import annotations
@@ -70,3 +70,37 @@ def shade_windows(ax: plt.Axes, starts=(0, 4, 8), width: int = 7) -> None:
 def x_positions() -> np.ndarray:
     """The 15 x-values of a curve, for axes that use x in [0, 1] instead of indices."""
     return X.copy()
+
+
+def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8) -> None:
+    """Label an axis that shows 7-point patches or 7-tap filters."""
+    ax.set_xlim(-0.5, 6.5)
+    ax.set_ylim(-ylim, ylim)
+    ax.set_xticks(range(7))
+    ax.set_xlabel("tap (position in the window)")
+    ax.set_ylabel("y")
+    ax.axhline(0, color="0.8", linewidth=0.8, zorder=0)
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def scaled_filter_lines(ax: plt.Axes) -> dict:
+    """Empty lines for three scaled filters and their sum (the decoder's output).
+
+    Fill them with :func:`set_scaled_filters`; used by the animation and the
+    latent explorer of notebook 03.
+    """
+    scaled = [ax.plot(range(7), np.zeros(7), "o-", color=c, markersize=3, label=f"c{i + 1} × filter {i + 1}")[0]
+              for i, c in enumerate(WINDOW_COLORS)]
+    (total,) = ax.plot(range(7), np.zeros(7), "-", color="black", linewidth=2.5, label="sum + bias = output")
+    return {"scaled": scaled, "sum": total}
+
+
+def set_scaled_filters(lines: dict, filters: np.ndarray, code, bias: float) -> np.ndarray:
+    """Draw each filter scaled by its code value and their sum plus bias; return the sum."""
+    code = np.asarray(code, dtype=np.float64)
+    for line, column, value in zip(lines["scaled"], filters.T, code):
+        line.set_ydata(value * column)
+    output = filters @ code + bias
+    lines["sum"].set_ydata(output)
+    return output

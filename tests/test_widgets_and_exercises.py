@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from course_utils import data, exercises, models, widgets  # noqa: E402
@@ -56,3 +57,77 @@ def test_exercise_checks_accept_right_reject_wrong_and_wait_for_none(capsys):
     assert exercises.check_sum_of_filters(by_hand, model, code) is True
     assert exercises.check_sum_of_filters(by_hand[::-1], model, code) is False
     assert "Correct!" in capsys.readouterr().out
+
+
+def test_latent_explorer_update_paints_scaled_filters():
+    model = models.PatchAutoencoder(rngs=nnx.Rngs(1))
+    fig, artists = widgets.latent_explorer_figure(model)
+    out = widgets.update_latent_explorer(artists, 0.0, 0.1, 0.2)
+    code = np.array([0.0, 0.1, 0.2], np.float32)
+    assert np.allclose(out, np.asarray(model.decode(code.reshape(1, 1, 3)))[0], atol=1e-6)
+    assert np.allclose(artists["sum"].get_ydata(), out)
+    assert np.allclose(artists["scaled"][2].get_ydata(), 0.2 * np.asarray(model.decoder.filters())[:, 2])
+    assert np.allclose(artists["scaled"][0].get_ydata(), 0)
+
+
+def test_encoder_explorer_update_computes_the_models_code():
+    model = models.PatchAutoencoder(rngs=nnx.Rngs(2))
+    fig, artists = widgets.encoder_explorer_figure(model)
+    code = widgets.update_encoder_explorer(artists, 0.7, -0.2, 3)
+    patch = data.curves_from_parameters(0.7, -0.2)[:, 3:10]
+    assert np.allclose(code, np.asarray(model.encode(patch))[0, 0], atol=1e-5)
+    assert np.allclose(artists["rebuilt"].get_ydata(), np.asarray(model(patch))[0], atol=1e-5)
+    filters = np.asarray(model.encoder.filters())
+    assert np.allclose(artists["products"][1].get_ydata(), filters[:, 1] * patch[0], atol=1e-6)
+
+
+def test_full_curve_explorer_switches_variants():
+    fig, artists = widgets.full_curve_explorer_figure()
+    reconstructors = {"zero": lambda c: np.zeros_like(c), "exact": lambda c: c}
+    assert widgets.update_full_curve_explorer(artists, reconstructors, "exact", 0.5, 0.5) == 0
+    mse = widgets.update_full_curve_explorer(artists, reconstructors, "zero", 0.5, 0.5)
+    assert np.isclose(mse, (data.curves_from_parameters(0.5, 0.5) ** 2).mean())
+    assert np.allclose(artists["rebuilt"].get_ydata(), 0)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        widgets.update_full_curve_explorer(artists, reconstructors, "other", 0.5, 0.5)
+
+
+def test_size_explorer_update_reports_the_output_length():
+    fig, artists = widgets.size_explorer_figure()
+    assert widgets.update_size_explorer(artists, 3, 7, 4, 0) == 15
+    assert len(artists["ax"].patches) == 15
+    assert widgets.update_size_explorer(artists, 3, 7, 4, 2) == 11
+    assert widgets.update_size_explorer(artists, 2, 2, 5, 0) == 7  # a gap no window reaches
+    assert "no window reaches" in artists["ax"].get_title()
+
+
+def test_new_explorers_build_widgets():
+    model = models.PatchAutoencoder(rngs=nnx.Rngs(0))
+    assert widgets.latent_explorer(model).children
+    assert widgets.encoder_explorer(model).children
+    assert widgets.full_curve_explorer({"model": lambda c: np.asarray(model(c))}).children
+    assert widgets.size_explorer().children
+    with pytest.raises(TypeError, match="reconstructors"):
+        widgets.full_curve_explorer({})
+
+
+def test_exercise_checks_of_notebooks_03_to_07():
+    model = models.PatchAutoencoder(rngs=nnx.Rngs(0))
+    filters = np.asarray(model.decoder.filters())
+    assert exercises.check_output_change(0.1 * filters[3, 1], model) is True
+    assert exercises.check_output_change(0.1 * filters[3, 0], model) is False
+    target = filters @ np.array([0.2, -0.1, 0.3]) + float(model.decoder.bias())
+    assert exercises.check_code_for_target([0.2, -0.1, 0.3], model, target) is True
+    assert exercises.check_code_for_target([0.0, 0.0, 0.0], model, target) is False
+    assert exercises.check_effective_noise([0.1, 1e-3, 1e-6]) is True
+    assert exercises.check_effective_noise([0.1, 0.01, 0.001]) is False
+    assert exercises.check_most_important_component(3, [0, 1, 2, 5]) is True
+    assert exercises.check_most_important_component(1, [0, 1, 2, 5]) is False
+    f = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    unit = f / np.linalg.norm(f)
+    assert exercises.check_roughness((np.diff(unit, n=2) ** 2).mean(), f) is True
+    assert exercises.check_taper_coverage([0.25, 0.5, 0.75] + [1.0] * 9 + [0.75, 0.5, 0.25]) is True
+    assert exercises.check_taper_coverage([1.0] * 15) is False
+    assert exercises.check_output_length(32, 16, 4, 2, padding=1) is True
+    assert exercises.check_output_length(33, 16, 4, 2, padding=1) is False
+    assert exercises.check_output_length(None, 16, 4, 2) is None

@@ -1,0 +1,160 @@
+"""Animations of the decoder: how three scaled filters add up to an output.
+
+Used by notebook 03.
+
+Each frame has four panels: the code as a point (x = c1, y = c2, marker size = |c3|,
+filled when c3 > 0), the raw filters, the filters scaled by the code with their sum
+(the output), and a family of outputs for several values of c3 with the current
+one highlighted. The animation is a matplotlib ``FuncAnimation``; notebooks embed
+it with :func:`to_html`, matplotlib's JavaScript player (no ffmpeg needed), with
+every frame stored as a 32-colour PNG: four times smaller than a full-colour PNG
+and just as sharp for line plots, so a notebook with four animations stays well
+under a megabyte.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.animation import FuncAnimation, HTMLWriter
+from PIL import Image
+
+from . import _checks
+from .plotting import WINDOW_COLORS, patch_axes, scaled_filter_lines, set_scaled_filters
+
+FAMILY_C3 = (-0.6, -0.3, 0.0, 0.3, 0.6)
+"""The values of c3 drawn in the "family of outputs" panel."""
+
+
+def sweep(component: int, base=(0.0, 0.0, 0.0), *, frames: int = 12, amplitude: float = 0.6) -> np.ndarray:
+    """Codes that move one component from -amplitude to +amplitude and back: (frames, 3).
+
+    ``component`` is 0, 1 or 2; the other components stay at ``base``.
+    """
+    component = _checks.positive_int("component", component, minimum=0)
+    if component > 2:
+        raise ValueError(f"component must be 0, 1 or 2 (c1, c2, c3), got {component}")
+    frames = _checks.positive_int("frames", frames, minimum=2)
+    codes = np.tile(np.asarray(base, np.float64), (frames, 1))
+    codes[:, component] = amplitude * np.sin(np.linspace(-np.pi / 2, 3 * np.pi / 2, frames, endpoint=False))
+    return codes
+
+
+def tour(*, frames: int = 16, amplitude: float = 0.6) -> np.ndarray:
+    """Codes where all three components move at once, along a closed loop: (frames, 3)."""
+    frames = _checks.positive_int("frames", frames, minimum=2)
+    t = np.linspace(0, 2 * np.pi, frames, endpoint=False)
+    return amplitude * np.stack([np.cos(t), np.sin(t), np.sin(2 * t)], axis=1)
+
+
+def _code_marker_size(c3: float) -> float:
+    return 30 + 600 * abs(c3)
+
+
+def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: int = 100):
+    """The four-panel figure and the artists that each frame updates.
+
+    ``ylim`` bounds the panels that show outputs (see :func:`output_limit`).
+    """
+    fig, axes = plt.subplots(1, 4, figsize=(11, 2.7), dpi=dpi, constrained_layout=True)
+    ax_code, ax_raw, ax_scaled, ax_family = axes
+
+    ax_code.set_xlim(-1, 1)
+    ax_code.set_ylim(-1, 1)
+    ax_code.set_aspect("equal")
+    ax_code.set_xlabel("c1")
+    ax_code.set_ylabel("c2")
+    ax_code.set_title("code: size = |c3|", fontsize=10)
+    ax_code.axhline(0, color="0.85", linewidth=0.8)
+    ax_code.axvline(0, color="0.85", linewidth=0.8)
+    point = ax_code.scatter([0], [0], s=[_code_marker_size(0)], color="tab:green", edgecolor="black")
+    label = ax_code.text(0.03, 0.03, "", transform=ax_code.transAxes, fontsize=8)
+
+    limit = 1.1 * max(np.abs(filters).max(), 0.5)
+    patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit)
+    for i, (column, color) in enumerate(zip(filters.T, WINDOW_COLORS)):
+        ax_raw.plot(range(7), column, "o-", color=color, markersize=3, label=f"filter {i + 1}")
+    ax_raw.legend(fontsize=7, loc="lower center")
+
+    patch_axes(ax_scaled, "scaled filters and their sum", ylim=ylim)
+    lines = scaled_filter_lines(ax_scaled)
+    ax_scaled.legend(fontsize=6, loc="lower center")
+
+    patch_axes(ax_family, "outputs for several c3", ylim=ylim)
+    family = [ax_family.plot(range(7), np.zeros(7), "-", color=plt.cm.viridis(k / (len(FAMILY_C3) - 1)),
+                             linewidth=1, label=f"c3 = {c3:+.1f}")[0] for k, c3 in enumerate(FAMILY_C3)]
+    (current,) = ax_family.plot(range(7), np.zeros(7), "--", color="black", linewidth=2, label="this frame")
+    ax_family.legend(fontsize=6, loc="lower center", ncol=2)
+
+    artists = {"point": point, "label": label, "lines": lines, "family": family, "current": current,
+               "filters": np.asarray(filters, np.float64), "bias": float(bias)}
+    return fig, artists
+
+
+def output_limit(filters: np.ndarray, bias: float, codes: np.ndarray) -> float:
+    """A y-limit that fits every output and scaled filter the frames of ``codes`` will draw."""
+    family = np.repeat(codes, len(FAMILY_C3), axis=0)
+    family[:, 2] = np.tile(FAMILY_C3, len(codes))
+    largest = max(np.abs(np.concatenate([codes, family]) @ filters.T + bias).max(),
+                  np.abs(codes[:, None, :] * filters[None]).max())
+    return 1.1 * float(largest)
+
+
+def draw_frame(artists: dict, code) -> np.ndarray:
+    """Update every panel for one code (3 numbers); return the decoder's output."""
+    c1, c2, c3 = np.asarray(code, np.float64)
+    artists["point"].set_offsets([[c1, c2]])
+    artists["point"].set_sizes([_code_marker_size(c3)])
+    artists["point"].set_facecolor("tab:green" if c3 >= 0 else "white")
+    artists["label"].set_text(f"c = ({c1:+.2f}, {c2:+.2f}, {c3:+.2f})")
+    output = set_scaled_filters(artists["lines"], artists["filters"], (c1, c2, c3), artists["bias"])
+    for line, other_c3 in zip(artists["family"], FAMILY_C3):
+        line.set_ydata(artists["filters"] @ np.array([c1, c2, other_c3]) + artists["bias"])
+    artists["current"].set_ydata(output)
+    return output
+
+
+def decoder_animation(model, codes, *, interval: int = 150, dpi: int = 64) -> FuncAnimation:
+    """Animate the decoder of ``model`` over ``codes`` (frames, 3), e.g. from :func:`sweep`."""
+    codes = np.asarray(_checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)"), np.float64)
+    if codes.shape[1] != 3:
+        raise ValueError(f"codes must have shape (frames, 3), got {codes.shape}")
+    filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
+    fig, artists = decoder_figure(filters, bias, ylim=output_limit(filters, bias, codes), dpi=dpi)
+    fig.canvas.draw()  # lay the panels out once ...
+    fig.set_layout_engine("none")  # ... and keep that layout: re-solving it every frame triples the time
+    plt.close(fig)  # shown through the animation's HTML, not as a still
+    return FuncAnimation(fig, lambda i: draw_frame(artists, codes[i]), frames=len(codes), interval=interval)
+
+
+class _PalettePNGWriter(HTMLWriter):
+    """matplotlib's HTML writer, with each embedded frame re-encoded as a 32-colour PNG.
+
+    It relies on ``HTMLWriter`` keeping the base64 frames in ``_saved_frames``
+    (matplotlib 3.11; ``tests/test_animation.py`` fails if that changes).
+    """
+
+    def grab_frame(self, **savefig_kwargs):
+        super().grab_frame(**savefig_kwargs)
+        if self.embed_frames and self._saved_frames:
+            full = Image.open(io.BytesIO(base64.b64decode(self._saved_frames[-1]))).convert("RGB")
+            small = io.BytesIO()
+            full.quantize(colors=32).save(small, format="png", optimize=True)
+            self._saved_frames[-1] = base64.encodebytes(small.getvalue()).decode("ascii")
+
+
+def to_html(anim: FuncAnimation, *, fps: float = 6) -> str:
+    """The animation as a self-contained HTML player (what ``to_jshtml`` gives, smaller)."""
+    if not isinstance(anim, FuncAnimation):
+        raise TypeError(f"anim must be a matplotlib FuncAnimation, got {type(anim).__name__}")
+    writer = _PalettePNGWriter(fps=fps, embed_frames=True, default_mode="loop")
+    writer.frame_format = "png"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "animation.html")
+        anim.save(str(path), writer=writer)
+        return path.read_text()

@@ -1,0 +1,107 @@
+"""The patch model run over a whole 15-point curve, and the fixes for its overlaps and borders.
+
+Used by notebook 06.
+
+On a 15-point curve the encoder gives a 3x3 code (windows at 0, 4 and 8) and the
+decoder paints three 7-tap windows. Positions 4-6 and 8-10 are painted twice, so a
+patch model that learned to paint a whole patch doubles the output there. Each
+*fix* below changes how the windows are combined, never the trained weights:
+
+- ``"none"``: the plain transposed convolution (the doubled output).
+- ``"halve"``: halve every tap but the middle one (index 3), as published. The
+  overlaps add two halves, but positions 0-2 and 12-14 get only a half.
+- ``"halve_published"``: the published slip, keeping index 4 instead of 3.
+- ``"taper"``: weight the taps ``1 - |m - 3| / 4`` (0.25 .. 1 .. 0.25); overlapping
+  weights add to 1, but the borders are tapered too.
+- ``"normalise"``: divide the painted sum by the overlap count (the transposed
+  convolution of a code of ones with a filter of ones): every position becomes the
+  average of the windows that cover it, borders included.
+- ``"pad"``: extend the curve by 4 points each side (odd reflection about its end
+  points, which are 0), so that the code gets a window before 0 and after 8; then
+  every position is covered twice except 3, 7 and 11, which the halving weights
+  treat right. The output is cropped back to 15 points.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks, data, deconv
+from .models import KERNEL, STRIDE
+
+FIXES = ("none", "halve", "halve_published", "taper", "normalise", "pad")
+"""Every way of combining the windows that :func:`reconstruct` knows."""
+
+PAD = STRIDE
+"""Points added on each side of the curve by the ``"pad"`` fix: one extra window each side."""
+
+
+def tap_weights(fix: str) -> np.ndarray:
+    """The weight of each of the 7 filter taps under ``fix`` (ones for ``"none"``/``"normalise"``)."""
+    _checks.one_of("fix", fix, set(FIXES))
+    taps = np.arange(KERNEL)
+    if fix in ("halve", "pad"):
+        return np.where(taps == KERNEL // 2, 1.0, 0.5)
+    if fix == "halve_published":
+        return np.where(taps == 4, 1.0, 0.5)  # the slip: index 4 is not the middle of 7 taps
+    if fix == "taper":
+        return 1.0 - np.abs(taps - KERNEL // 2) / STRIDE
+    return np.ones(KERNEL)
+
+
+def coverage(fix: str, n_windows: int = 3) -> np.ndarray:
+    """Total tap weight each output position receives: what multiplies a constant filter.
+
+    For ``"none"`` this is the overlap count ``[1,1,1,1,2,2,2,1,2,2,2,1,1,1,1]``; a
+    fix is exact at a position only where its coverage is 1.
+    """
+    weights = tap_weights(fix)
+    ones = np.ones((n_windows, 1), np.float32)
+    return np.asarray(deconv.conv_transpose_1d(ones, weights[:, None, None].astype(np.float32), STRIDE)[:, 0])
+
+
+def _odd_reflect(curves: np.ndarray) -> np.ndarray:
+    """Extend curves by PAD points each side: y[-k] = -y[k] and y[14+k] = -y[14-k]."""
+    left = -curves[:, PAD:0:-1]
+    right = -curves[:, -2 : -PAD - 2 : -1]
+    return np.concatenate([left, curves, right], axis=1)
+
+
+def decode_windows(model, code, fix: str = "none") -> np.ndarray:
+    """Decode codes (batch, windows, 3) with the patch model's filters, combined by ``fix``.
+
+    ``fix="pad"`` is not a way of decoding but of encoding; here it decodes with
+    the halving weights. Returns (batch, 4*(windows-1) + 7).
+    """
+    _checks.one_of("fix", fix, set(FIXES))
+    code = np.asarray(_checks.array("code", code, ndim=3, shape_hint="(batch, windows, 3)"), np.float32)
+    filters = np.asarray(model.decoder.filters()) * tap_weights(fix)[:, None]
+    painted = np.zeros((code.shape[0], deconv.output_length(code.shape[1], KERNEL, STRIDE)), np.float32)
+    for i in range(code.shape[1]):  # window i paints its scaled filters at positions 4i .. 4i+6
+        painted[:, STRIDE * i : STRIDE * i + KERNEL] += code[:, i, :] @ filters.T
+    if fix == "normalise":
+        painted = painted / deconv.overlap_counts(code.shape[1], KERNEL, STRIDE)
+    return painted + float(model.decoder.bias())
+
+
+def reconstruct(model, curves, fix: str = "none") -> np.ndarray:
+    """Encode whole curves (n, 15) with the patch model and decode them combined by ``fix``."""
+    _checks.one_of("fix", fix, set(FIXES))
+    curves = _checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
+    if curves.shape[1] != data.N_POINTS:
+        raise ValueError(f"curves must have shape (n_curves, {data.N_POINTS}), got {curves.shape}")
+    curves = np.asarray(curves, np.float32)
+    if fix == "pad":
+        code = np.asarray(model.encode(jnp.asarray(_odd_reflect(curves))))
+        return decode_windows(model, code, fix)[:, PAD:-PAD]
+    return decode_windows(model, np.asarray(model.encode(jnp.asarray(curves))), fix)
+
+
+def error_by_position(reconstruction, curves) -> np.ndarray:
+    """Mean squared error at each of the 15 positions, averaged over curves."""
+    reconstruction = np.asarray(_checks.array("reconstruction", reconstruction, ndim=2, shape_hint="(n, 15)"))
+    curves = np.asarray(_checks.array("curves", curves, ndim=2, shape_hint="(n, 15)"))
+    if reconstruction.shape != curves.shape:
+        raise ValueError(f"reconstruction {reconstruction.shape} and curves {curves.shape} must have one shape")
+    return ((reconstruction - curves) ** 2).mean(axis=0)
