@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_utils import deconv
+from strategies import problems
 
 
 def painted_by_loops(x, w, stride):
@@ -30,15 +31,6 @@ def by_lax_dilated_convolution(x, w, stride):
     return np.asarray(out[0])
 
 
-@st.composite
-def problems(draw):
-    """A random input x (length, in), filters w (kernel, in, out) and a stride."""
-    length, kernel, stride = draw(st.integers(1, 6)), draw(st.integers(1, 9)), draw(st.integers(1, 6))
-    cin, cout = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    x = rng.normal(size=(length, cin)).astype(np.float32)
-    w = rng.normal(size=(kernel, cin, cout)).astype(np.float32)
-    return x, w, stride
 
 
 @settings(max_examples=30, deadline=None)

@@ -1,0 +1,171 @@
+"""Four views of one transposed convolution, and the size and padding conventions.
+
+Used by notebook 07.
+
+All four functions compute the same thing for ``x`` of shape (length, in_channels)
+and ``w`` of shape (kernel, in_channels, out_channels), with no padding:
+
+1. :func:`by_painting`: every input value paints its scaled filter; overlaps add.
+2. :func:`by_dilated_convolution`: put ``stride - 1`` zeros between the inputs, pad
+   ``kernel - 1`` zeros on each side, and run an ordinary (sliding dot product)
+   convolution with the *flipped* kernel.
+3. :func:`by_matrix_transpose`: write the strided convolution that maps an output
+   signal back to ``x`` as a matrix C (:func:`conv_matrix`); the transposed
+   convolution is multiplication by ``C.T``, hence the name.
+4. :func:`by_gradient`: the gradient of that convolution with respect to its input
+   (``jax.vjp``), fed ``x`` as the incoming gradient.
+
+Padding follows PyTorch's ``ConvTranspose1d``: ``padding`` crops that many
+positions from each end of the full output, ``output_padding`` adds positions at
+the end. :func:`lax_padding` turns them into the explicit padding that
+``jax.lax.conv_transpose`` and Flax's ``nnx.ConvTranspose`` expect, which pads the
+zero-dilated input instead.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks, deconv
+
+
+def _conv(y, w, stride: int):
+    """The strided convolution whose transpose we study: (N, out) -> (length, in).
+
+    Output ``[i, c]`` is the dot product of filter ``w[:, c, :]`` with the window of
+    ``y`` that starts at ``stride * i``: the encoder of the course, in general form.
+    """
+    kernel_wio = jnp.transpose(w, (0, 2, 1))  # (kernel, out_channels -> its input, in_channels -> its output)
+    return jax.lax.conv_general_dilated(y[None], kernel_wio, (stride,), "VALID",
+                                        dimension_numbers=("NWC", "WIO", "NWC"))[0]
+
+
+def by_painting(x, w, stride: int) -> jnp.ndarray:
+    """View 1: each input paints its scaled filter; overlaps add (``deconv.conv_transpose_1d``)."""
+    return deconv.conv_transpose_1d(x, w, stride)
+
+
+def dilate(x, stride: int) -> jnp.ndarray:
+    """Insert ``stride - 1`` zero rows between the rows of ``x``: (L, c) -> (stride*(L-1)+1, c)."""
+    x = _checks.array("x", x, ndim=2, shape_hint="(length, channels)")
+    stride = _checks.positive_int("stride", stride)
+    return jnp.zeros((stride * (x.shape[0] - 1) + 1, x.shape[1]), jnp.asarray(x).dtype).at[::stride].set(x)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _dilated_convolution(x, w, stride):
+    kernel = w.shape[0]
+    dilated = jnp.zeros((stride * (x.shape[0] - 1) + 1, x.shape[1]), x.dtype).at[::stride].set(x)
+    padded = jnp.pad(dilated, ((kernel - 1, kernel - 1), (0, 0)))
+    flipped = w[::-1]
+    out_length = padded.shape[0] - kernel + 1
+    # An ordinary stride-1 convolution, written as a sum over taps: out[j] = sum_m padded[j + m] @ flipped[m].
+    return sum(padded[m:m + out_length] @ flipped[m] for m in range(kernel))
+
+
+def by_dilated_convolution(x, w, stride: int) -> jnp.ndarray:
+    """View 2: dilate the input with zeros, pad ``kernel - 1`` each side, slide the flipped kernel."""
+    x, w = deconv._check_pair(x, w)
+    stride = _checks.positive_int("stride", stride)
+    return _dilated_convolution(jnp.asarray(x), jnp.asarray(w), stride)
+
+
+def conv_matrix(length: int, w, stride: int) -> np.ndarray:
+    """The matrix C of the strided convolution that maps a signal back to ``length`` positions.
+
+    The signal has ``stride*(length-1) + kernel`` positions and ``out_channels``
+    channels; C has shape ``(length*in_channels, signal_positions*out_channels)``,
+    rows and columns flattened position-major. Row ``(i, c)`` holds filter
+    ``w[:, c, :]`` placed at positions ``stride*i ..``: C applied to a signal is the
+    convolution, and ``C.T`` applied to ``x`` is the transposed convolution.
+    """
+    length = _checks.positive_int("length", length)
+    w = np.asarray(_checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)"), np.float64)
+    stride = _checks.positive_int("stride", stride)
+    kernel, c_in, c_out = w.shape
+    n_signal = deconv.output_length(length, kernel, stride)
+    matrix = np.zeros((length, c_in, n_signal, c_out))
+    for i in range(length):
+        matrix[i, :, stride * i:stride * i + kernel, :] = np.transpose(w, (1, 0, 2))
+    return matrix.reshape(length * c_in, n_signal * c_out)
+
+
+def by_matrix_transpose(x, w, stride: int) -> jnp.ndarray:
+    """View 3: multiply the flattened input by ``C.T``."""
+    x, w = deconv._check_pair(x, w)
+    stride = _checks.positive_int("stride", stride)
+    matrix = conv_matrix(x.shape[0], w, stride)
+    out = matrix.T @ np.asarray(x, np.float64).ravel()
+    return jnp.asarray(out.reshape(-1, w.shape[2]), jnp.float32)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _gradient(x, w, stride):
+    signal = jnp.zeros((stride * (x.shape[0] - 1) + w.shape[0], w.shape[2]), w.dtype)
+    _, pullback = jax.vjp(lambda y: _conv(y, w, stride), signal)  # the convolution is linear: any point will do
+    return pullback(x.astype(w.dtype))[0]
+
+
+def by_gradient(x, w, stride: int) -> jnp.ndarray:
+    """View 4: the vector-Jacobian product of the strided convolution, with ``x`` as cotangent."""
+    x, w = deconv._check_pair(x, w)
+    stride = _checks.positive_int("stride", stride)
+    return _gradient(jnp.asarray(x), jnp.asarray(w), stride)
+
+
+VIEWS = {"painting": by_painting, "dilated convolution": by_dilated_convolution,
+         "matrix transpose": by_matrix_transpose, "gradient of a convolution": by_gradient}
+"""The four views by name, in the order notebook 07 presents them."""
+
+
+def output_length(n_inputs: int, kernel: int, stride: int, padding: int = 0, output_padding: int = 0) -> int:
+    """Output length of a transposed convolution, PyTorch's ``ConvTranspose1d`` convention.
+
+    ``stride*(n_inputs-1) + kernel - 2*padding + output_padding``. ``output_padding``
+    must be smaller than ``stride``: it only picks which of the ``stride`` input
+    lengths that a strided convolution maps to ``n_inputs`` positions to rebuild.
+    """
+    full = deconv.output_length(n_inputs, kernel, stride)
+    padding = _checks.positive_int("padding", padding, minimum=0)
+    output_padding = _checks.positive_int("output_padding", output_padding, minimum=0)
+    if output_padding >= stride:
+        raise ValueError(f"output_padding must be smaller than stride ({stride}), got {output_padding}")
+    length = full - 2 * padding + output_padding
+    if length < 1:
+        raise ValueError(f"padding {padding} crops the whole output of length {full}: use padding <= {(full - 1) // 2}")
+    return length
+
+
+def conv_output_length(n_signal: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """Output length of the ordinary strided convolution: ``(n + 2*padding - kernel) // stride + 1``."""
+    n_signal = _checks.positive_int("n_signal", n_signal)
+    kernel = _checks.positive_int("kernel", kernel)
+    stride = _checks.positive_int("stride", stride)
+    padding = _checks.positive_int("padding", padding, minimum=0)
+    if n_signal + 2 * padding < kernel:
+        raise ValueError(f"the kernel ({kernel}) is longer than the padded signal ({n_signal + 2 * padding})")
+    return (n_signal + 2 * padding - kernel) // stride + 1
+
+
+def output_padding_needed(n_signal: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """The ``output_padding`` that makes the transposed convolution rebuild ``n_signal`` positions."""
+    conv_output_length(n_signal, kernel, stride, padding)  # validates
+    return (n_signal + 2 * padding - kernel) % stride
+
+
+def lax_padding(kernel: int, padding: int = 0, output_padding: int = 0) -> tuple[tuple[int, int]]:
+    """PyTorch-style ``padding``/``output_padding`` as explicit ``lax.conv_transpose`` padding.
+
+    ``lax.conv_transpose`` and Flax's ``nnx.ConvTranspose`` pad the zero-dilated
+    input: ``kernel - 1`` on each side is the full ("VALID") output, and every
+    position less crops one. So PyTorch's ``padding=p`` is
+    ``((kernel-1-p, kernel-1-p+output_padding),)``.
+    """
+    kernel = _checks.positive_int("kernel", kernel)
+    padding = _checks.positive_int("padding", padding, minimum=0)
+    output_padding = _checks.positive_int("output_padding", output_padding, minimum=0)
+    return ((kernel - 1 - padding, kernel - 1 - padding + output_padding),)
