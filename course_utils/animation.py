@@ -76,16 +76,16 @@ def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: 
     label = ax_code.text(0.03, 0.03, "", transform=ax_code.transAxes, fontsize=8)
 
     limit = 1.1 * max(np.abs(filters).max(), 0.5)
-    patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit)
+    patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit, xlabel="tap")
     for i, (column, color) in enumerate(zip(filters.T, WINDOW_COLORS)):
         ax_raw.plot(range(7), column, "o-", color=color, markersize=3, label=f"filter {i + 1}")
     ax_raw.legend(fontsize=7, loc="lower center")
 
-    patch_axes(ax_scaled, "scaled filters and their sum", ylim=ylim)
+    patch_axes(ax_scaled, "scaled filters and their sum", ylim=ylim, xlabel="tap")
     lines = scaled_filter_lines(ax_scaled)
     ax_scaled.legend(fontsize=6, loc="lower center")
 
-    patch_axes(ax_family, "outputs for several c3", ylim=ylim)
+    patch_axes(ax_family, "outputs for several c3", ylim=ylim, xlabel="tap")
     family = [ax_family.plot(range(7), np.zeros(7), "-", color=plt.cm.viridis(k / (len(FAMILY_C3) - 1)),
                              linewidth=1, label=f"c3 = {c3:+.1f}")[0] for k, c3 in enumerate(FAMILY_C3)]
     (current,) = ax_family.plot(range(7), np.zeros(7), "--", color="black", linewidth=2, label="this frame")

@@ -72,12 +72,12 @@ def x_positions() -> np.ndarray:
     return X.copy()
 
 
-def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8) -> None:
+def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8, xlabel: str = "tap (position in the window)") -> None:
     """Label an axis that shows 7-point patches or 7-tap filters."""
     ax.set_xlim(-0.5, 6.5)
     ax.set_ylim(-ylim, ylim)
     ax.set_xticks(range(7))
-    ax.set_xlabel("tap (position in the window)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("y")
     ax.axhline(0, color="0.8", linewidth=0.8, zorder=0)
     if title:
