@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import data, deconv
+from . import analysis, data, deconv, full_curve, views
 
 
 def _verdict(answer, expected, *, what: str, atol: float = 1e-5):
@@ -98,25 +98,20 @@ def check_most_important_component(answer, ablation_row):
 
 def check_roughness(answer, filt):
     """Exercise: the mean squared second difference of a filter scaled to unit length."""
-    f = np.asarray(filt, np.float64)
-    f = f / np.linalg.norm(f)
-    return _verdict(answer, float((np.diff(f, n=2) ** 2).mean()), what="one number")
+    expected = analysis.roughness(np.asarray(filt, np.float64)[:, None])[0]
+    return _verdict(answer, expected, what="one number")
 
 
 # --- notebook 06 ----------------------------------------------------------------
 
 def check_taper_coverage(answer):
     """Exercise: the total taper weight each of the 15 positions receives."""
-    weights = 1.0 - np.abs(np.arange(7) - 3) / 4
-    counts = np.zeros(15)
-    for start in (0, 4, 8):
-        counts[start:start + 7] += weights
-    return _verdict(answer, counts, what="15 numbers")
+    return _verdict(answer, full_curve.coverage("taper"), what="15 numbers")
 
 
 # --- notebook 07 ----------------------------------------------------------------
 
 def check_output_length(answer, n_inputs, kernel, stride, padding=0, output_padding=0):
     """Exercise: the output length of a transposed convolution."""
-    return _verdict(answer, stride * (n_inputs - 1) + kernel - 2 * padding + output_padding,
+    return _verdict(answer, views.output_length(n_inputs, kernel, stride, padding, output_padding),
                     what="one integer", atol=0)

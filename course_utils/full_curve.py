@@ -54,11 +54,13 @@ def coverage(fix: str, n_windows: int = 3) -> np.ndarray:
     """Total tap weight each output position receives: what multiplies a constant filter.
 
     For ``"none"`` this is the overlap count ``[1,1,1,1,2,2,2,1,2,2,2,1,1,1,1]``; a
-    fix is exact at a position only where its coverage is 1.
+    fix is exact at a position only where its coverage is 1 (``"normalise"``
+    divides by the overlap count, so its coverage is 1 everywhere).
     """
     weights = tap_weights(fix)
     ones = np.ones((n_windows, 1), np.float32)
-    return np.asarray(deconv.conv_transpose_1d(ones, weights[:, None, None].astype(np.float32), STRIDE)[:, 0])
+    covered = np.asarray(deconv.conv_transpose_1d(ones, weights[:, None, None].astype(np.float32), STRIDE)[:, 0])
+    return covered / deconv.overlap_counts(n_windows, KERNEL, STRIDE) if fix == "normalise" else covered
 
 
 def _odd_reflect(curves: np.ndarray) -> np.ndarray:

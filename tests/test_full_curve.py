@@ -29,6 +29,7 @@ def test_coverage_of_each_fix():
     assert np.allclose(full_curve.coverage("halve_published")[[4, 8]], 1.5)
     assert np.allclose(full_curve.coverage("taper")[3:12], 1) and full_curve.coverage("taper")[0] == 0.25
     assert np.allclose(full_curve.coverage("pad", n_windows=5)[4:19], 1)  # the 15 kept positions
+    assert np.allclose(full_curve.coverage("normalise"), 1)
 
 
 def test_pad_reflects_oddly_and_keeps_fifteen_points():
