@@ -7,4 +7,26 @@ PCA), ``full_curve`` (overlaps and borders), ``views`` (four views of one
 transposed convolution), ``animation``, ``plotting``, ``widgets`` and ``exercises``.
 """
 
+import os
+
+import jax
+
 __version__ = "0.1.0"
+
+
+def _use_every_cpu_core() -> None:
+    """Give JAX one CPU device per core, so training can run seeds side by side.
+
+    Each seed's training is a long chain of tiny operations that keeps one core
+    busy; with one device per core, ``training.train`` runs a share of the seeds on
+    each (nearly 2x faster on a 2-core laptop). JAX only accepts this before its
+    first computation; if that has already happened, training uses one device.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        jax.config.update("jax_num_cpu_devices", cores)
+    except RuntimeError:
+        pass
+
+
+_use_every_cpu_core()

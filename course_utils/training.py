@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from . import _checks
@@ -99,48 +100,103 @@ def _weighted_mse(prediction, target, weights):
 
 @dataclasses.dataclass(frozen=True)
 class _Trainer:
-    """The compiled pieces of one training run: one chunk of steps for all seeds."""
+    """What one compiled program depends on: the model's structure and the loop's shape.
+
+    The noise levels and loss weights are passed in as arrays, not compiled in, so
+    runs that differ only in their values (notebook 04's noise variants) share one
+    compiled program; only whether each is used changes the program.
+    """
 
     graphdef: nnx.GraphDef
-    config: TrainConfig
+    batch_size: int
+    learning_rate: float
+    input_noise: bool
+    code_noise: bool
+    loss_weights: bool
 
-    def loss(self, params, x, key):
+    @classmethod
+    def for_config(cls, graphdef, config: TrainConfig) -> "_Trainer":
+        return cls(graphdef, config.batch_size, config.learning_rate, bool(config.input_noise),
+                   config.code_noise is not None, config.loss_weights is not None)
+
+    def optimizer(self):
+        # Adam is elementwise, so flattening the parameters into one vector changes no
+        # number; it turns a few small updates per step into one (faster on CPU).
+        return optax.flatten(optax.adam(self.learning_rate))
+
+    def loss(self, params, x, hyper, noise):
         model = nnx.merge(self.graphdef, params)
-        cfg = self.config
-        key_in, key_code = jax.random.split(key)
-        noisy_x = x + cfg.input_noise * jax.random.normal(key_in, x.shape) if cfg.input_noise else x
-        code = model.encode(noisy_x)
-        if cfg.code_noise is not None:
-            code = code + jnp.asarray(cfg.code_noise) * jax.random.normal(key_code, code.shape)
-        weights = None if cfg.loss_weights is None else jnp.asarray(cfg.loss_weights)
-        return _weighted_mse(model.decode(code), x, weights)
+        if self.input_noise:
+            x_in = x + hyper["input_noise"] * noise["input"]
+        else:
+            x_in = x
+        code = model.encode(x_in)
+        if self.code_noise:
+            code = code + hyper["code_noise"] * noise["code"]
+        return _weighted_mse(model.decode(code), x, hyper.get("loss_weights"))
 
-    def chunk(self, data, params, opt_state, key, n_steps):
-        tx = optax.adam(self.config.learning_rate)
+    def draw(self, data, key, n_steps, code_shape):
+        """Every mini-batch and noise sample of ``n_steps`` steps, drawn at once.
 
-        def step(carry, step_key):
+        One large random call is much cheaper on CPU than one small call per step.
+        """
+        rows_key, input_key, code_key = jax.random.split(key, 3)
+        draws = {"rows": jax.random.randint(rows_key, (n_steps, self.batch_size), 0, data.shape[0])}
+        if self.input_noise:
+            draws["input"] = jax.random.normal(input_key, (n_steps, self.batch_size, data.shape[1]))
+        if self.code_noise:
+            draws["code"] = jax.random.normal(code_key, (n_steps, self.batch_size) + code_shape)
+        return draws
+
+    def chunk(self, data, hyper, params, opt_state, key, n_steps):
+        tx = self.optimizer()
+        code_shape = jax.eval_shape(nnx.merge(self.graphdef, params).encode, data[:1]).shape[1:]
+
+        def step(carry, draw):
             params, opt_state = carry
-            batch_key, noise_key = jax.random.split(step_key)
-            rows = jax.random.randint(batch_key, (self.config.batch_size,), 0, data.shape[0])
-            loss, grads = jax.value_and_grad(self.loss)(params, data[rows], noise_key)
+            noise = {name: value for name, value in draw.items() if name != "rows"}
+            loss, grads = jax.value_and_grad(self.loss)(params, data[draw["rows"]], hyper, noise)
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jax.random.split(key, n_steps))
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), self.draw(data, key, n_steps, code_shape))
         return params, opt_state, losses
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _run_chunk(trainer: _Trainer, chunk_steps: int, data, params, opt_state, keys):
-    """``chunk_steps`` steps for every seed; compiled once per model and config."""
+def _seed_mesh(n_seeds: int) -> Mesh:
+    """The devices the seeds are shared out to: one per core on CPU (see ``__init__``)."""
+    devices = jax.devices()[:n_seeds]
+    return Mesh(np.array(devices), ("seeds",))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _run_chunk(trainer: _Trainer, chunk_steps: int, mesh: Mesh, data, hyper, params, opt_state, keys):
+    """``chunk_steps`` steps for every seed; compiled once per model and kind of run.
+
+    Each device trains its share of the seeds one after another (``lax.map``).
+    """
 
     def one_seed(args):
         p, o, k = args
         k, chunk_key = jax.random.split(k)
-        p, o, losses = trainer.chunk(data, p, o, chunk_key, chunk_steps)
+        p, o, losses = trainer.chunk(data, hyper, p, o, chunk_key, chunk_steps)
         return p, o, k, losses
 
-    return jax.lax.map(one_seed, (params, opt_state, keys))
+    def on_one_device(params, opt_state, keys):
+        return jax.lax.map(one_seed, (params, opt_state, keys))
+
+    by_seed = PartitionSpec("seeds")
+    return jax.shard_map(on_one_device, mesh=mesh, in_specs=by_seed, out_specs=by_seed)(params, opt_state, keys)
+
+
+def _hyper_arrays(config: TrainConfig) -> dict:
+    """The values a compiled run takes as inputs (see ``_Trainer``)."""
+    hyper = {"input_noise": jnp.float32(config.input_noise)}
+    if config.code_noise is not None:
+        hyper["code_noise"] = jnp.asarray(config.code_noise, jnp.float32)
+    if config.loss_weights is not None:
+        hyper["loss_weights"] = jnp.asarray(config.loss_weights, jnp.float32)
+    return hyper
 
 
 def train(
@@ -166,7 +222,10 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     start = time.perf_counter()
 
-    models = [make_model(nnx.Rngs(seed)) for seed in seeds]
+    mesh = _seed_mesh(len(seeds))
+    # Every device trains as many seeds: pad with copies of the last seed, dropped at the end.
+    run_seeds = seeds + seeds[-1:] * (-len(seeds) % mesh.size)
+    models = [make_model(nnx.Rngs(seed)) for seed in run_seeds]
     graphdef, _, other_state = nnx.split(models[0], nnx.Param, ...)
     if jax.tree.leaves(other_state):
         raise ValueError("train() handles models whose only state is nnx.Param (no batch statistics or RNG state)")
@@ -175,20 +234,23 @@ def train(
     if config.loss_weights is not None and len(config.loss_weights) != check.shape[1]:
         raise ValueError(f"loss_weights must give one weight per position ({check.shape[1]}), got {len(config.loss_weights)}")
 
-    trainer = _Trainer(graphdef, config)
-    opt_state = jax.vmap(optax.adam(config.learning_rate).init)(params)
-    keys = jnp.stack([jax.random.key(seed) for seed in seeds])
+    trainer = _Trainer.for_config(graphdef, config)
+    opt_state = jax.vmap(trainer.optimizer().init)(params)
+    keys = jnp.stack([jax.random.key(seed) for seed in run_seeds])
+    params, opt_state, keys = jax.device_put((params, opt_state, keys), NamedSharding(mesh, PartitionSpec("seeds")))
+    hyper = _hyper_arrays(config)
     chunk_steps = config.steps // config.chunks
 
     data = jnp.asarray(data)
     losses = []
     bar = tqdm(total=config.steps, desc=f"training {len(seeds)} seeds", unit="step", disable=not progress)
     for _ in range(config.chunks):
-        params, opt_state, keys, chunk_losses = _run_chunk(trainer, chunk_steps, data, params, opt_state, keys)
-        losses.append(np.asarray(chunk_losses))  # waits for the chunk: an honest progress bar
-        bar.set_postfix(loss=f"{float(chunk_losses[:, -1].mean()):.2e}")
+        params, opt_state, keys, chunk_losses = _run_chunk(trainer, chunk_steps, mesh, data, hyper, params, opt_state, keys)
+        losses.append(np.asarray(chunk_losses)[: len(seeds)])  # waits for the chunk: an honest progress bar
+        bar.set_postfix(loss=f"{losses[-1][:, -1].mean():.2e}")
         bar.update(chunk_steps)
     bar.close()
+    params = jax.device_put(jax.tree.map(lambda p: p[: len(seeds)], params), jax.devices()[0])
     return TrainResult(graphdef, params, np.concatenate(losses, axis=1), seeds, config, time.perf_counter() - start)
 
 

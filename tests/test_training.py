@@ -1,5 +1,8 @@
 """The compiled multi-seed training engine."""
 
+import os
+
+import jax
 import numpy as np
 import pytest
 
@@ -86,3 +89,15 @@ def test_bad_train_arguments_get_clear_errors():
         training.train("model", PATCHES, seeds=[0])
     with pytest.raises(ValueError, match="index must be"):
         training.train(make, PATCHES, seeds=[0], config=short(), progress=False).model(1)
+
+
+def test_course_utils_gives_jax_one_cpu_device_per_core():
+    if jax.default_backend() != "cpu":
+        pytest.skip("only the CPU backend is split into one device per core")
+    assert len(jax.devices()) == len(os.sched_getaffinity(0))
+
+
+def test_seeds_that_do_not_fill_every_device_come_back_alone():
+    result = training.train(make, PATCHES, seeds=[3, 4, 5], config=short(), progress=False)
+    assert result.losses.shape == (3, 200)
+    assert all(leaf.shape[0] == 3 for leaf in jax.tree.leaves(result.params))
