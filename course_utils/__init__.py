@@ -21,7 +21,10 @@ def _use_every_cpu_core() -> None:
     busy; with one device per core, ``training.train`` runs a share of the seeds on
     each (nearly 2x faster on a 2-core laptop). JAX only accepts this before its
     first computation; if that has already happened, training uses one device.
+A number chosen by the user (``jax_num_cpu_devices`` or XLA_FLAGS) is kept.
     """
+    if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return  # the user chose a number of devices: keep it
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         jax.config.update("jax_num_cpu_devices", cores)

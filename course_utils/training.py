@@ -3,12 +3,15 @@
 Used by notebooks 02-06.
 
 The textbook loop calls a jitted train step from Python once per step. Here one
-compiled program runs ``steps_per_chunk`` steps with ``jax.lax.scan`` for every seed
-(``jax.lax.map`` over the seeds: ``vmap`` would turn each convolution into a grouped
-convolution, which is slow on CPU), and Python only loops over a few chunks to move
-a progress bar. Each step draws a random mini-batch, optionally adds Gaussian noise
-to the input and to the code (one standard deviation per code component), and takes
-an Adam step on the mean squared error (optionally weighted per output position).
+compiled program runs ``steps_per_chunk`` steps with ``jax.lax.scan`` for every
+seed, and Python only loops over the chunks to move a progress bar. The seeds are
+shared out over the CPU devices (one per core, see ``course_utils/__init__.py``)
+with ``jax.shard_map``; each device trains its seeds one after another with
+``jax.lax.map`` (``vmap`` would turn each convolution into a grouped convolution,
+which is slow on CPU). Each step takes a random mini-batch (all of a chunk's are
+drawn at once), optionally adds Gaussian noise to the input and to the code (one
+standard deviation per code component), and takes an Adam step on the mean
+squared error (optionally weighted per output position).
 """
 
 from __future__ import annotations
@@ -43,13 +46,15 @@ class TrainConfig:
     """Standard deviation of the Gaussian noise added to every input value."""
     loss_weights: tuple[float, ...] | None = None
     """Weight of each output position in the loss (None: all equal)."""
-    chunks: int = 10
-    """How many compiled calls the steps are split into (progress bar updates)."""
+    steps_per_chunk: int = 300
+    """Steps per compiled call (the progress bar moves once per call). Runs with the
+    same value, model, data shape, number of seeds and kind of noise share one
+    compiled program."""
 
     def __post_init__(self):
         _checks.positive_int("steps", self.steps)
         _checks.positive_int("batch_size", self.batch_size)
-        _checks.positive_int("chunks", self.chunks)
+        _checks.positive_int("steps_per_chunk", self.steps_per_chunk)
         if _checks.non_negative_float("learning_rate", self.learning_rate) == 0:
             raise ValueError("learning_rate must be > 0, got 0")
         _checks.non_negative_float("input_noise", self.input_noise)
@@ -63,8 +68,8 @@ class TrainConfig:
                 _checks.non_negative_float(f"loss_weights[{i}]", wgt)
             if sum(self.loss_weights) == 0:
                 raise ValueError("loss_weights must not all be 0")
-        if self.steps % self.chunks:
-            raise ValueError(f"steps ({self.steps}) must be a multiple of chunks ({self.chunks})")
+        if self.steps % self.steps_per_chunk:
+            raise ValueError(f"steps ({self.steps}) must be a multiple of steps_per_chunk ({self.steps_per_chunk})")
 
 
 @dataclasses.dataclass
@@ -171,7 +176,7 @@ def _seed_mesh(n_seeds: int) -> Mesh:
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def _run_chunk(trainer: _Trainer, chunk_steps: int, mesh: Mesh, data, hyper, params, opt_state, keys):
-    """``chunk_steps`` steps for every seed; compiled once per model and kind of run.
+    """``chunk_steps`` steps for every seed; compiled once per model, data shape, seed count and kind of run.
 
     Each device trains its share of the seeds one after another (``lax.map``).
     """
@@ -239,12 +244,12 @@ def train(
     keys = jnp.stack([jax.random.key(seed) for seed in run_seeds])
     params, opt_state, keys = jax.device_put((params, opt_state, keys), NamedSharding(mesh, PartitionSpec("seeds")))
     hyper = _hyper_arrays(config)
-    chunk_steps = config.steps // config.chunks
+    chunk_steps = config.steps_per_chunk
 
     data = jnp.asarray(data)
     losses = []
     bar = tqdm(total=config.steps, desc=f"training {len(seeds)} seeds", unit="step", disable=not progress)
-    for _ in range(config.chunks):
+    for _ in range(config.steps // chunk_steps):
         params, opt_state, keys, chunk_losses = _run_chunk(trainer, chunk_steps, mesh, data, hyper, params, opt_state, keys)
         losses.append(np.asarray(chunk_losses)[: len(seeds)])  # waits for the chunk: an honest progress bar
         bar.set_postfix(loss=f"{losses[-1][:, -1].mean():.2e}")

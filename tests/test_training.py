@@ -16,7 +16,7 @@ def make(rngs):
 
 
 def short(**kw):
-    return training.TrainConfig(**{"steps": 200, "chunks": 2, **kw})
+    return training.TrainConfig(**{"steps": 200, "steps_per_chunk": 100, **kw})
 
 
 def test_losses_fall_and_have_one_row_per_seed():
@@ -70,7 +70,7 @@ def test_input_noise_and_loss_weights_run():
         ({"code_noise": (0.1, 0.01)}, ValueError, "3 standard deviations"),
         ({"code_noise": (0.1, -0.01, 0.0)}, ValueError, "code_noise[1]"),
         ({"input_noise": -0.01}, ValueError, "input_noise"),
-        ({"steps": 100, "chunks": 3}, ValueError, "multiple of chunks"),
+        ({"steps": 100, "steps_per_chunk": 30}, ValueError, "multiple of steps_per_chunk"),
         ({"batch_size": 1.5}, TypeError, "batch_size"),
     ],
 )
