@@ -5,10 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Notebooks run on the CPU and reuse compiled programs across runs.
+# Notebooks run on the CPU and keep compiled programs on disk (build/jax-cache), so a
+# notebook rerun, or the next notebook training the same model, skips compilation.
+# The minimum compile time 0 makes JAX store even these small, quick-to-compile programs.
 export JAX_PLATFORMS ?= cpu
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/build/jax-cache
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 
-.PHONY: lab test setup clean-notebooks clean
+.PHONY: lab test bench html setup clean-notebooks clean
 
 setup: $(STAMP)
 
@@ -27,6 +31,14 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
+
+# Speed of the training engine, the explorers and the whole course: build/bench.json.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+# A static, executed copy of the course: open build/html/index.html in a browser.
+html: $(STAMP)
+	$(BIN)/python tools/build_html.py
 
 # Notebooks are kept in git without outputs (a test enforces it).
 clean-notebooks: $(STAMP)
