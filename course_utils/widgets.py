@@ -11,10 +11,12 @@ ipywidgets sliders to it and shows the same figure again after each update.
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
+from IPython.display import Image, display
 
 from . import data, deconv, views
 from .models import ACTIVATIONS
@@ -28,15 +30,23 @@ def _wire(figure, update, sliders: dict) -> widgets.Widget:
     out = widgets.Output()
 
     def redraw(_change=None):
-        update(**{name: s.value for name, s in sliders.items()})
-        with out:
+        with out:  # an error in update() shows its traceback here, under the sliders
             out.clear_output(wait=True)
-            display(figure)
+            update(**{name: s.value for name, s in sliders.items()})
+            display(_png(figure))
 
     for s in sliders.values():
         s.observe(redraw, names="value")
     redraw()
+    figure.set_layout_engine("none")  # keep the first layout: solving it again each move costs ~30 %
     return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+
+
+def _png(figure) -> Image:
+    """The figure as a PNG, drawn once (the inline backend's tight bounding box draws it twice)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return Image(buffer.getvalue())
 
 
 def _slider(description: str, value: float, lo: float = -1.0, hi: float = 1.0, step: float = 0.05):
