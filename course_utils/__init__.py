@@ -14,17 +14,27 @@ import jax
 __version__ = "0.1.0"
 
 
-def _use_every_cpu_core() -> None:
-    """Give JAX one CPU device per core, so training can run seeds side by side.
+# XLA's older CPU code generator for fused operations compiles the course's training
+# programs 2-3x faster (e.g. 2.2 s -> 0.8 s) and runs them as fast. XLA_FLAGS is read
+# when JAX starts its CPU backend, so this only counts before the first computation.
+# (XLA rejects unknown flags: check this one when upgrading jaxlib, pinned at 0.10.2.)
+FAST_COMPILE_FLAG = "--xla_cpu_use_fusion_emitters=false"
+
+
+def _configure_cpu_backend() -> None:
+    """Faster compilation (see FAST_COMPILE_FLAG) and one CPU device per core.
 
     Each seed's training is a long chain of tiny operations that keeps one core
     busy; with one device per core, ``training.train`` runs a share of the seeds on
     each (nearly 2x faster on a 2-core laptop). JAX only accepts this before its
     first computation; if that has already happened, training uses one device.
-A number chosen by the user (``jax_num_cpu_devices`` or XLA_FLAGS) is kept.
+    Choices the user made (``jax_num_cpu_devices``, either flag in XLA_FLAGS) are kept.
     """
-    if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
-        return  # the user chose a number of devices: keep it
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE_FLAG}".strip()
+    if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in flags:
+        return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         jax.config.update("jax_num_cpu_devices", cores)
@@ -32,4 +42,4 @@ A number chosen by the user (``jax_num_cpu_devices`` or XLA_FLAGS) is kept.
         pass
 
 
-_use_every_cpu_core()
+_configure_cpu_backend()

@@ -101,3 +101,9 @@ def test_seeds_that_do_not_fill_every_device_come_back_alone():
     result = training.train(make, PATCHES, seeds=[3, 4, 5], config=short(), progress=False)
     assert result.losses.shape == (3, 200)
     assert all(leaf.shape[0] == 3 for leaf in jax.tree.leaves(result.params))
+
+
+def test_course_utils_asks_xla_for_its_faster_compiling_cpu_code_generator():
+    import course_utils
+
+    assert course_utils.FAST_COMPILE_FLAG.split("=")[0] in os.environ["XLA_FLAGS"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
+from nbconvert.filters import markdown2html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.execute_notebooks import NOTEBOOKS, ROOT, execute  # noqa: E402
@@ -123,7 +124,7 @@ def build(notebooks: list[Path], out_dir: Path) -> Path:
         (out_dir / page).write_text(body, encoding="utf-8")
         title, summary = title_and_summary(notebook)
         items.append(f'<li><a href="{page}">{html.escape(path.stem)}</a>: <strong>{html.escape(title)}</strong>'
-                     f"<br>{html.escape(summary)}</li>")
+                     f"{markdown2html(summary)}</li>")
         print(f"{path.name}: executed in {seconds:.1f} s -> {page}", flush=True)
     index = out_dir / "index.html"
     index.write_text(INDEX_TEMPLATE.format(items="\n".join(items)), encoding="utf-8")
