@@ -123,14 +123,16 @@ def browser():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def report_latencies():
+def report_latencies(request):
     yield
     if LATENCIES:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "latency.json").write_text(json.dumps(LATENCIES, indent=2) + "\n")
-        print("\nslider move -> new figure in the browser (median of each explorer's moves):")
+        terminal = request.config.pluginmanager.get_plugin("terminalreporter")  # shown even with output captured
+        terminal.ensure_newline()
+        terminal.write_line("slider move -> new figure in the browser (median of each explorer's moves):")
         for name, ms in LATENCIES.items():
-            print(f"  {name:40s} {statistics.median(ms):7.0f} ms (max {max(ms):.0f})")
+            terminal.write_line(f"  {name:40s} {statistics.median(ms):7.0f} ms (max {max(ms):.0f})")
 
 
 def test_some_notebooks_have_explorers():
