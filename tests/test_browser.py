@@ -123,16 +123,11 @@ def browser():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def report_latencies(request):
+def latency_file():
     yield
     if LATENCIES:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "latency.json").write_text(json.dumps(LATENCIES, indent=2) + "\n")
-        terminal = request.config.pluginmanager.get_plugin("terminalreporter")  # shown even with output captured
-        terminal.ensure_newline()
-        terminal.write_line("slider move -> new figure in the browser (median of each explorer's moves):")
-        for name, ms in LATENCIES.items():
-            terminal.write_line(f"  {name:40s} {statistics.median(ms):7.0f} ms (max {max(ms):.0f})")
 
 
 def test_some_notebooks_have_explorers():
@@ -140,7 +135,7 @@ def test_some_notebooks_have_explorers():
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_EXPLORERS)
-def test_explorers_answer_their_sliders(lab, browser, name):
+def test_explorers_answer_their_sliders(lab, browser, name, capsys):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         # ?reset: a fresh workspace, so only this notebook is open (not the previous test's).
@@ -178,6 +173,9 @@ def test_explorers_answer_their_sliders(lab, browser, name):
             OUT.mkdir(parents=True, exist_ok=True)
             root.screenshot(path=str(OUT / f"{name.removesuffix('.ipynb')}-explorer{index + 1}.png"))
             LATENCIES[f"{name} explorer {index + 1}"] = latencies
+            with capsys.disabled():  # shown in every run, CI's included
+                print(f"\n  {name} explorer {index + 1}: slider move -> new figure in "
+                      f"{statistics.median(latencies):.0f} ms (median of {len(latencies)}, max {max(latencies):.0f})")
         assert page.evaluate(CELL_ERRORS) == [], f"{name}: moving the sliders raised"
         assert page.evaluate(KERNEL_IDLE, name), f"{name}: the kernel is not idle (dead?) after the slider moves"
     finally:
