@@ -1,11 +1,10 @@
 """The explorers in a real browser: JupyterLab in headless Chromium, driven by Playwright.
 
 For every notebook with an explorer: run all its cells in JupyterLab, move every
-slider and menu of each explorer with the keyboard, and check that the figure changes
-after each move, that
-the explorer shows no traceback and that no cell raised. A screenshot of each
-explorer goes to build/browser/, and the time from key press to new figure is
-printed (and written to build/browser/latency.json).
+slider (keyboard) and menu of each explorer, and check that the figure changes after
+each move, that the explorer shows no traceback and that no cell raised. A
+screenshot of each explorer goes to build/browser/, and the time from a move to the
+new figure is printed (and written to build/browser/latency.json).
 
 JupyterLab runs on 127.0.0.1 with a throwaway config, data and runtime directory,
 on copies of the notebooks (so nothing is saved into notebooks/), and is stopped by
