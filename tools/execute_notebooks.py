@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute(path: Path, *, timeout: int = 600) -> tuple[nbformat.NotebookNode, float]:
+def execute(path: Path, *, timeout: int = 300) -> tuple[nbformat.NotebookNode, float]:
     """Execute one notebook in a new kernel; return it with its outputs and the seconds taken.
 
     Widget state is stored in the notebook, as JupyterLab does when saving, so the
