@@ -128,11 +128,7 @@ class _Trainer:
 
     def loss(self, params, x, hyper, noise):
         model = nnx.merge(self.graphdef, params)
-        if self.input_noise:
-            x_in = x + hyper["input_noise"] * noise["input"]
-        else:
-            x_in = x
-        code = model.encode(x_in)
+        code = model.encode(x + hyper["input_noise"] * noise["input"] if self.input_noise else x)
         if self.code_noise:
             code = code + hyper["code_noise"] * noise["code"]
         return _weighted_mse(model.decode(code), x, hyper["loss_weights"])
