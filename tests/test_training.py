@@ -107,3 +107,28 @@ def test_course_utils_asks_xla_for_its_faster_compiling_cpu_code_generator():
     import course_utils
 
     assert course_utils.FAST_COMPILE_FLAG.split("=")[0] in os.environ["XLA_FLAGS"]
+
+
+def test_runs_of_any_seed_count_and_data_size_share_one_compiled_program():
+    training.train(make, PATCHES, seeds=[0, 1, 2], config=short(), progress=False)
+    compiled = training._run_chunk._cache_size()
+    training.train(make, PATCHES[:300], seeds=[4], config=short(), progress=False)
+    training.train(make, PATCHES[:1000], seeds=range(5), config=short(), progress=False)
+    assert training._run_chunk._cache_size() == compiled
+
+
+def test_mini_batches_never_come_from_the_padding_rows():
+    layout_rows = training._padded_rows(PATCHES[:5])
+    assert layout_rows.shape[0] == training.MIN_ROWS and not layout_rows[5:].any()
+    trainer = training._Trainer(None, batch_size=64, learning_rate=1e-2, input_noise=False, code_noise=False)
+    draws = trainer.draw(layout_rows, 5, jax.random.key(0, impl="rbg"), 300, (1, 3))
+    rows = np.asarray(draws["rows"])
+    assert rows.min() == 0 and rows.max() == 4
+
+
+def test_seeds_are_dealt_round_the_devices_into_fixed_slots():
+    layout = training._SeedLayout(n_seeds=3, devices=2)
+    assert layout.slots_per_device == training.MIN_SLOTS_PER_DEVICE
+    assert layout.positions().tolist() == [0, layout.slots_per_device, 1]
+    assert layout.counts().tolist() == [2, 1]
+    assert training._SeedLayout(n_seeds=30, devices=2).slots_per_device == 16
