@@ -49,29 +49,29 @@ def by_painting(x, w, stride: int) -> jnp.ndarray:
     return deconv.conv_transpose_1d(x, w, stride)
 
 
-def dilate(x, stride: int) -> jnp.ndarray:
+def dilate(x, stride: int) -> np.ndarray:
     """Insert ``stride - 1`` zero rows between the rows of ``x``: (L, c) -> (stride*(L-1)+1, c)."""
-    x = _checks.array("x", x, ndim=2, shape_hint="(length, channels)")
+    x = np.asarray(_checks.array("x", x, ndim=2, shape_hint="(length, channels)"))
     stride = _checks.positive_int("stride", stride)
-    return jnp.zeros((stride * (x.shape[0] - 1) + 1, x.shape[1]), jnp.asarray(x).dtype).at[::stride].set(x)
+    dilated = np.zeros((stride * (x.shape[0] - 1) + 1, x.shape[1]), x.dtype)
+    dilated[::stride] = x
+    return dilated
 
 
-@functools.partial(jax.jit, static_argnums=2)
-def _dilated_convolution(x, w, stride):
+def by_dilated_convolution(x, w, stride: int) -> np.ndarray:
+    """View 2: dilate the input with zeros, pad ``kernel - 1`` each side, slide the flipped kernel.
+
+    Plain NumPy, like view 3: each new shape would otherwise compile a program.
+    """
+    x, w = deconv._check_pair(x, w)
+    stride = _checks.positive_int("stride", stride)
+    x, w = np.asarray(x, np.float32), np.asarray(w, np.float32)
     kernel = w.shape[0]
-    dilated = jnp.zeros((stride * (x.shape[0] - 1) + 1, x.shape[1]), x.dtype).at[::stride].set(x)
-    padded = jnp.pad(dilated, ((kernel - 1, kernel - 1), (0, 0)))
+    padded = np.pad(dilate(x, stride), ((kernel - 1, kernel - 1), (0, 0)))
     flipped = w[::-1]
     out_length = padded.shape[0] - kernel + 1
     # An ordinary stride-1 convolution, written as a sum over taps: out[j] = sum_m padded[j + m] @ flipped[m].
     return sum(padded[m:m + out_length] @ flipped[m] for m in range(kernel))
-
-
-def by_dilated_convolution(x, w, stride: int) -> jnp.ndarray:
-    """View 2: dilate the input with zeros, pad ``kernel - 1`` each side, slide the flipped kernel."""
-    x, w = deconv._check_pair(x, w)
-    stride = _checks.positive_int("stride", stride)
-    return _dilated_convolution(jnp.asarray(x), jnp.asarray(w), stride)
 
 
 def conv_matrix(length: int, w, stride: int) -> np.ndarray:
