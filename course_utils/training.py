@@ -1,14 +1,14 @@
 """Train several seeds of a model at once, with the whole loop compiled.
 
-Used by notebooks 02-06.
+Used by notebooks 02-07.
 
 The textbook loop calls a jitted train step from Python once per step. Here one
 compiled program runs ``steps_per_chunk`` steps with ``jax.lax.scan`` for every
 seed, and Python only loops over the chunks to move a progress bar. The seeds are
 shared out over the CPU devices (one per core, see ``course_utils/__init__.py``)
 with ``jax.shard_map``; each device trains its seeds one after another with
-``jax.lax.map`` (``vmap`` would turn each convolution into a grouped convolution,
-which is slow on CPU). Each step takes a random mini-batch (all of a chunk's are
+``jax.lax.fori_loop`` (``vmap`` would turn each convolution into a grouped
+convolution, which is slow on CPU). Each step takes a random mini-batch (all of a chunk's are
 drawn at once), optionally adds Gaussian noise to the input and to the code (one
 standard deviation per code component), and takes an Adam step on the mean
 squared error (optionally weighted per output position).
