@@ -168,9 +168,10 @@ class _BlittingWriter(HTMLWriter):
     """matplotlib's HTML writer, drawing only the moving artists over a still background.
 
     Each frame is stored as a palette PNG (``PALETTE_COLORS``): four times smaller
-    than a full-colour PNG and just as sharp for line plots. It fills ``HTMLWriter``'s own list of
-    frames, ``_saved_frames`` (matplotlib 3.11; ``tests/test_animation.py`` counts
-    the frames in the HTML and fails if that changes).
+    than a full-colour PNG and just as sharp for line plots. It fills
+    ``HTMLWriter``'s own list of frames, ``_saved_frames`` (matplotlib 3.11;
+    ``tests/test_animation.py`` counts the frames in the HTML and fails if that
+    changes).
     """
 
     def __init__(self, moving: list, **kwargs):

@@ -8,10 +8,10 @@ seed, and Python only loops over the chunks to move a progress bar. The seeds ar
 shared out over the CPU devices (one per core, see ``course_utils/__init__.py``)
 with ``jax.shard_map``; each device trains its seeds one after another with
 ``jax.lax.fori_loop`` (``vmap`` would turn each convolution into a grouped
-convolution, which is slow on CPU). Each step takes a random mini-batch (all of a chunk's are
-drawn at once), optionally adds Gaussian noise to the input and to the code (one
-standard deviation per code component), and takes an Adam step on the mean
-squared error (optionally weighted per output position).
+convolution, which is slow on CPU). Each step takes a random mini-batch (all of a
+chunk's are drawn at once), optionally adds Gaussian noise to the input and to the
+code (one standard deviation per code component), and takes an Adam step on the
+mean squared error (optionally weighted per output position).
 """
 
 from __future__ import annotations
@@ -210,6 +210,7 @@ def _seed_mesh() -> Mesh:
 
 
 def _padded_rows(data: np.ndarray) -> np.ndarray:
+    """``data`` followed by rows of zeros, up to ``MIN_ROWS`` or the next power of two."""
     rows = np.zeros((_round_up(data.shape[0], MIN_ROWS),) + data.shape[1:], np.float32)
     rows[: data.shape[0]] = data
     return rows
