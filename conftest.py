@@ -12,6 +12,11 @@ from collections import defaultdict
 
 import pytest
 
+import course_utils
+
+# As every notebook's set-up cell does: one JAX CPU device per core (tests of the engine use them).
+course_utils.configure_cpu()
+
 NOTEBOOK_LIMIT_BYTES = 1_700_000
 _sizes: dict = defaultdict(int)
 _reported: set = set()

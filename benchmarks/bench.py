@@ -43,8 +43,11 @@ import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+import course_utils  # noqa: E402
 from course_utils import data, full_curve, models, training, widgets  # noqa: E402
 from tools.execute_notebooks import NOTEBOOKS, execute, size_mb  # noqa: E402
+
+course_utils.configure_cpu()  # as the notebooks do
 
 GOALS = {  # key: (goal, True if higher is better)
     "speedup_vs_step_loop": (50.0, True),

@@ -5,6 +5,9 @@ convolution), ``models`` (the patch autoencoder in Flax NNX), ``training`` (the
 compiled multi-seed training engine), ``analysis`` (aligning seeds, ablation,
 PCA), ``full_curve`` (overlaps and borders), ``views`` (four views of one
 transposed convolution), ``animation``, ``plotting``, ``widgets`` and ``exercises``.
+
+Importing the package changes no process-wide setting. Each notebook's set-up cell
+calls :func:`configure_cpu` visibly, before its first JAX computation.
 """
 
 import os
@@ -21,25 +24,24 @@ __version__ = "0.1.0"
 FAST_COMPILE_FLAG = "--xla_cpu_use_fusion_emitters=false"
 
 
-def _configure_cpu_backend() -> None:
-    """Faster compilation (see FAST_COMPILE_FLAG) and one CPU device per core.
+def configure_cpu() -> int:
+    """Faster compilation (see ``FAST_COMPILE_FLAG``) and one CPU device per core.
 
-    Each seed's training is a long chain of tiny operations that keeps one core
-    busy; with one device per core, ``training.train`` runs a share of the seeds on
-    each (nearly 2x faster on a 2-core laptop). JAX only accepts this before its
-    first computation; if that has already happened, training uses one device.
-    Choices the user made (``jax_num_cpu_devices``, either flag in XLA_FLAGS) are kept.
+    Call it once, before the first JAX computation (the notebooks do it in their
+    set-up cell). Each seed's training is a long chain of tiny operations that keeps
+    one core busy; with one device per core, ``training.train`` runs a share of the
+    seeds on each (nearly 2x faster on a 2-core laptop). JAX only accepts this before
+    its first computation; after that the call changes nothing and training uses the
+    devices JAX already has. Choices the user made (``jax_num_cpu_devices``, either
+    flag in XLA_FLAGS) are kept. Returns the number of CPU devices JAX will use.
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_use_fusion_emitters" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE_FLAG}".strip()
-    if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in flags:
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        jax.config.update("jax_num_cpu_devices", cores)
-    except RuntimeError:
-        pass
-
-
-_configure_cpu_backend()
+    if jax.config.jax_num_cpu_devices == -1 and "xla_force_host_platform_device_count" not in flags:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        try:
+            jax.config.update("jax_num_cpu_devices", cores)
+        except RuntimeError:  # JAX has already started its backends: keep what it has
+            pass
+    return len(jax.devices("cpu"))
