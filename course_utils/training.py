@@ -64,6 +64,10 @@ class TrainConfig:
     """Keep a copy of every seed's parameters every this many steps (and at step 0)."""
     loop: str = "auto"
     """"scan", "step", or "auto": scan for 1-D models, step for 2-D convolutions."""
+    players: tuple[str, ...] | None = None
+    """Submodules (attribute names of the model, e.g. ("discriminator", "generator"))
+    trained in turn, each step, each with its own Adam on its own loss: the loss then
+    returns a dict {player: scalar}. Every parameter must belong to one player."""
     # TRANSITIONAL (removed once the notebooks pass loss=reconstruction_loss(...)):
     code_noise: Any = None
     input_noise: float = 0.0
@@ -80,6 +84,12 @@ class TrainConfig:
         if self.snapshot_every is not None:
             _checks.positive_int("snapshot_every", self.snapshot_every)
         _checks.one_of("loop", self.loop, set(LOOPS))
+        if self.players is not None:
+            if (not isinstance(self.players, tuple) or not self.players
+                    or not all(isinstance(p, str) and p for p in self.players)):
+                raise TypeError(f"players must be a tuple of submodule names, got {self.players!r}")
+            if len(set(self.players)) != len(self.players):
+                raise ValueError(f"players must not repeat a name, got {self.players!r}")
 
 
 # --- the default loss: an autoencoder's reconstruction error ----------------------
@@ -151,12 +161,13 @@ class TrainResult:
     """Trained parameters of every seed (stacked on a leading axis) and their losses."""
 
     graphdef: nnx.GraphDef
-    params: nnx.State
-    """Leaves are NumPy arrays (seeds, ...) on the host: taking one seed's needs no compiled program."""
+    params: tuple
+    """One ``nnx.State`` per parameter group (one group, or one per player), whose leaves
+    are NumPy arrays (seeds, ...) on the host: taking one seed's needs no compiled program."""
     other_state: nnx.State
     """Model state that is not trained by gradients (batch norm statistics), stacked like ``params``."""
     losses: np.ndarray
-    """Training loss of every seed at every step, shape (seeds, steps)."""
+    """Training loss of every seed at every step, shape (seeds, steps), or (seeds, steps, players)."""
     seeds: tuple[int, ...]
     config: TrainConfig
     loop: str
@@ -187,7 +198,7 @@ class TrainResult:
                 raise ValueError(f"snapshot must be an integer in 0..{len(self.snapshots) - 1}, got {snapshot!r}")
             params = self.snapshots[snapshot]
         one = functools.partial(jax.tree.map, lambda p: jnp.asarray(p[index]))
-        return nnx.merge(self.graphdef, one(params), one(self.other_state))
+        return nnx.merge(self.graphdef, *one(params), one(self.other_state))
 
     def models(self) -> list[nnx.Module]:
         """The trained model of every seed, in the order of ``seeds``."""
@@ -210,16 +221,33 @@ class _Step:
         # number; it turns a few small updates per step into one (faster on CPU).
         return optax.flatten(optax.adam(self.learning_rate, b1=self.b1))
 
-    def loss_and_state(self, params, other, loss, batch, key):
-        # Fresh Variables (copy=True) created under this trace, so batch norm may update its statistics.
-        model = nnx.merge(self.graphdef, params, other, copy=True)
-        value = loss(model, batch, key)
-        return value, nnx.state(model, nnx.Not(nnx.Param))  # batch statistics as the loss left them
+    players: tuple[str, ...] | None = None
 
-    def __call__(self, loss, params, other, opt_state, batch, key):
-        (value, other), grads = jax.value_and_grad(self.loss_and_state, has_aux=True)(params, other, loss, batch, key)
-        updates, opt_state = self.optimizer().update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), other, opt_state, value
+    @property
+    def value_shape(self) -> tuple:
+        """Shape of one step's loss: a number, or one per player."""
+        return () if self.players is None else (len(self.players),)
+
+    def init(self, params: tuple) -> tuple:
+        return tuple(self.optimizer().init(group) for group in params)
+
+    def __call__(self, loss, params: tuple, other, opt_state: tuple, batch, key):
+        """One Adam step of each parameter group in turn (one group unless there are players)."""
+        values = []
+        for i, name in enumerate(self.players or (None,)):
+            def group_loss(group, other, key):
+                # Fresh Variables (copy=True) created under this trace, so batch norm may update its statistics.
+                model = nnx.merge(self.graphdef, *params[:i], group, *params[i + 1:], other, copy=True)
+                value = loss(model, batch, key)
+                return value if name is None else value[name], nnx.state(model, nnx.Not(nnx.Param))
+
+            group_key = key if name is None else jax.random.fold_in(key, i)
+            (value, other), grads = jax.value_and_grad(group_loss, has_aux=True)(params[i], other, group_key)
+            updates, group_opt = self.optimizer().update(grads, opt_state[i], params[i])
+            params = params[:i] + (optax.apply_updates(params[i], updates),) + params[i + 1:]
+            opt_state = opt_state[:i] + (group_opt,) + opt_state[i + 1:]
+            values.append(value)
+        return params, other, opt_state, values[0] if self.players is None else jnp.stack(values)
 
 
 def _take_rows(data, rows):
@@ -229,6 +257,12 @@ def _take_rows(data, rows):
 def _sample_rows(key, n_rows, shape):
     """Random row numbers in 0..n_rows-1 (the rest of the data is padding)."""
     return jax.random.randint(key, shape, 0, n_rows)
+
+
+def _chunk_draws(key, n_rows, n_steps, batch_size):
+    """The rows (n_steps, batch_size) and loss keys (n_steps,) of a chunk's steps, drawn at once."""
+    rows_key, keys_key = jax.random.split(key)
+    return _sample_rows(rows_key, n_rows, (n_steps, batch_size)), jax.random.split(keys_key, n_steps)
 
 
 def _scan_chunk(step: _Step, loss, data, n_rows, begin, end, params, other, opt_state, key, n_steps, axis):
@@ -241,9 +275,7 @@ def _scan_chunk(step: _Step, loss, data, n_rows, begin, end, params, other, opt_
     ``axis`` names the device axis the seeds are spread over (a skipped step's loss
     differs per device too).
     """
-    rows_key, keys_key = jax.random.split(key)
-    rows = _sample_rows(rows_key, n_rows, (n_steps, step.batch_size))
-    keys = jax.random.split(keys_key, n_steps)
+    rows, keys = _chunk_draws(key, n_rows, n_steps, step.batch_size)
 
     def one(carry, xs):
         t, rows, k = xs
@@ -253,7 +285,7 @@ def _scan_chunk(step: _Step, loss, data, n_rows, begin, end, params, other, opt_
             params, other, opt_state, value = step(loss, params, other, opt_state, _take_rows(data, rows), k)
             return (params, other, opt_state), value
 
-        skip = lambda c: (c, jax.lax.pcast(jnp.zeros((), jnp.float32), axis, to="varying"))
+        skip = lambda c: (c, jax.lax.pcast(jnp.zeros(step.value_shape, jnp.float32), axis, to="varying"))
         return jax.lax.cond((t >= begin) & (t < end), take, skip, carry)
 
     return jax.lax.scan(one, (params, other, opt_state), (jnp.arange(n_steps), rows, keys))
@@ -329,7 +361,8 @@ def _run_scan_chunk(step: _Step, chunk_steps: int, mesh: Mesh, loss, data, n_row
             put = functools.partial(jax.tree.map, lambda a, value: a.at[i].set(value))
             return put(params, p), put(other, s), put(opt_state, o), losses.at[i].set(seed_losses)
 
-        losses = jax.lax.pcast(jnp.zeros((keys.shape[0], chunk_steps)), "seeds", to="varying")  # differs per device
+        losses = jnp.zeros((keys.shape[0], chunk_steps) + step.value_shape)
+        losses = jax.lax.pcast(losses, "seeds", to="varying")  # differs per device
         return jax.lax.fori_loop(0, count[0], one_seed, (params, other, opt_state, losses))
 
     by_seed, whole = PartitionSpec("seeds"), PartitionSpec()
@@ -356,7 +389,7 @@ def _run_step(step: _Step, mesh: Mesh, loss, data, n_rows, t, params, other, opt
 
 @functools.partial(jax.jit, static_argnums=0)
 def _optimizer_states(step: _Step, params):
-    return jax.vmap(step.optimizer().init)(params)
+    return jax.vmap(step.init)(params)
 
 
 @jax.jit
@@ -366,16 +399,16 @@ def _random_keys(seeds):
     return jax.vmap(lambda seed: jax.random.key(seed, impl="rbg"))(seeds)
 
 
-def _built_models(make_model, seeds: np.ndarray):
-    """Every slot's initial (params, other state), stacked on the host.
+def _built_models(make_model, seeds: np.ndarray, filters: tuple):
+    """Every slot's initial (parameter groups, other state), stacked on the host.
 
     The models are built one by one as a student would (a compiled builder would be
     recompiled for every new ``make_model``).
     """
     built = {}
     for seed in np.unique(seeds):
-        _, params, other = nnx.split(make_model(nnx.Rngs(int(seed))), nnx.Param, ...)
-        built[seed] = (params, other)
+        _, *groups, other = nnx.split(make_model(nnx.Rngs(int(seed))), *filters, ...)
+        built[seed] = (tuple(groups), other)
     return jax.tree.map(lambda *p: np.stack([np.asarray(x) for x in p]), *[built[seed] for seed in seeds])
 
 
@@ -416,8 +449,8 @@ def _checked_data(data):
     return tuple(out) if isinstance(data, tuple) else out[0]
 
 
-def _checked_loss(loss, graphdef, abstract_params, abstract_other, data, batch_size):
-    """``loss`` as a pytree a compiled run can take, after checking it gives one number."""
+def _checked_loss(loss, graphdef, abstract_groups, abstract_other, data, batch_size, players):
+    """``loss`` as a pytree a compiled run can take, after checking what it returns."""
     if loss is None:
         loss = reconstruction_loss()
     if not callable(loss):
@@ -429,17 +462,36 @@ def _checked_loss(loss, graphdef, abstract_params, abstract_other, data, batch_s
     batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct((batch_size,) + a.shape[1:], a.dtype), data)
     try:
         value = jax.eval_shape(
-            lambda p, s, b: loss(nnx.merge(graphdef, p, s), b, jax.random.key(0, impl="rbg")),
-            abstract_params, abstract_other, batch)
+            lambda groups, s, b: loss(nnx.merge(graphdef, *groups, s), b, jax.random.key(0, impl="rbg")),
+            tuple(abstract_groups), abstract_other, batch)
     except AttributeError as err:
         if not isinstance(loss, ReconstructionLoss):
             raise
         raise TypeError("the default loss needs a model with encode() and decode() methods; "
                         "for any other model pass loss=fn(model, batch, key) -> scalar") from err
+    if players is not None:
+        if not isinstance(value, dict) or set(value) != set(players):
+            got = sorted(value) if isinstance(value, dict) else type(value).__name__
+            raise ValueError(f"with players {players} the loss must return a dict with one number per player, got {got}")
+        value = jax.ShapeDtypeStruct((), jnp.float32) if all(v.shape == () for v in value.values()) else value
     if not isinstance(value, jax.ShapeDtypeStruct) or value.shape != ():
         shape = getattr(value, "shape", type(value).__name__)
-        raise ValueError(f"loss must return one number (a scalar), got {shape}")
+        raise ValueError(f"loss must return one number (a scalar){' per player' if players else ''}, got {shape}")
     return loss
+
+
+def _parameter_groups(abstract, players) -> tuple:
+    """The filters that split a model's parameters into groups: all of them, or one group per player."""
+    if players is None:
+        return (nnx.Param,)
+    filters = tuple(nnx.All(nnx.Param, nnx.PathContains(p)) for p in players)
+    counts = [len(jax.tree.leaves(nnx.state(abstract, f))) for f in filters]
+    for name, count in zip(players, counts):
+        if count == 0:
+            raise ValueError(f"player {name!r} holds no parameters: players must name submodules of the model")
+    if sum(counts) != len(jax.tree.leaves(nnx.state(abstract, nnx.Param))):
+        raise ValueError(f"every parameter must belong to exactly one of the players {players}")
+    return filters
 
 
 def train(
@@ -472,17 +524,18 @@ def train(
     start = time.perf_counter()
 
     abstract = nnx.eval_shape(lambda: make_model(nnx.Rngs(0)))
-    graphdef, abstract_params, abstract_other = nnx.split(abstract, nnx.Param, ...)
+    filters = _parameter_groups(abstract, config.players)
+    graphdef, *abstract_groups, abstract_other = nnx.split(abstract, *filters, ...)
     if jax.tree.leaves(nnx.state(abstract, nnx.RngState)):
         raise ValueError("train() cannot carry random-number state inside a model (an nnx.Rngs or nnx.Dropout "
                          "holding rngs): draw randomness in the loss from its key argument instead")
     if loss is None and (config.code_noise is not None or config.input_noise or config.loss_weights is not None):
         loss = reconstruction_loss(code_noise=config.code_noise, input_noise=config.input_noise,
                                    weights=config.loss_weights)  # TRANSITIONAL
-    loss = _checked_loss(loss, graphdef, abstract_params, abstract_other, data, config.batch_size)
+    loss = _checked_loss(loss, graphdef, abstract_groups, abstract_other, data, config.batch_size, config.players)
     loop = config.loop if config.loop != "auto" else ("step" if _uses_2d_convolutions(abstract) else "scan")
-    step = _Step(graphdef, config.batch_size, config.learning_rate, config.b1)
-    runner = (_ScanRunner if loop == "scan" else _StepRunner)(step, config, make_model, data, loss, seeds)
+    step = _Step(graphdef, config.batch_size, config.learning_rate, config.b1, config.players)
+    runner = (_ScanRunner if loop == "scan" else _StepRunner)(step, config, make_model, data, loss, seeds, filters)
 
     snapshots, snapshot_steps = ([runner.params()], [0]) if config.snapshot_every else ([], [])
     losses, done = [], 0
@@ -497,7 +550,9 @@ def train(
         if config.snapshot_every and done % config.snapshot_every == 0:
             snapshots.append(runner.params())
             snapshot_steps.append(done)
-        bar.set_postfix(loss=f"{losses[-1][:, -1].mean():.2e}")
+        last = losses[-1][:, -1].mean(axis=0)
+        bar.set_postfix_str(f"loss {last:.2e}" if config.players is None else
+                            " ".join(f"{name} {v:.2e}" for name, v in zip(config.players, last)))
         bar.update(n)
     bar.close()
     return TrainResult(graphdef, runner.params(), runner.other(), np.concatenate(losses, axis=1), seeds, config,
@@ -507,13 +562,13 @@ def train(
 class _ScanRunner:
     """Runs chunks of steps with ``lax.scan``, the seeds in fixed slots per device (see ``SeedLayout``)."""
 
-    def __init__(self, step: _Step, config: TrainConfig, make_model, data, loss, seeds):
+    def __init__(self, step: _Step, config: TrainConfig, make_model, data, loss, seeds, filters):
         self.step, self.chunk = step, config.steps_per_chunk
         self.mesh = Mesh(np.array(jax.devices()), ("seeds",))
         by_seed, replicated = NamedSharding(self.mesh, PartitionSpec("seeds")), NamedSharding(self.mesh, PartitionSpec())
         layout = SeedLayout(len(seeds), self.mesh.size)
         self.positions = layout.positions()
-        params, other = jax.device_put(_built_models(make_model, layout.spread(seeds)), by_seed)
+        params, other = jax.device_put(_built_models(make_model, layout.spread(seeds), filters), by_seed)
         state = params, other, _optimizer_states(step, params), _random_keys(jax.device_put(layout.spread(seeds), by_seed))
         self.state = jax.device_put(state, by_seed)  # as the chunks return them: one program, not two
         self.counts = jax.device_put(layout.counts(), by_seed)
@@ -539,7 +594,7 @@ class _ScanRunner:
 class _StepRunner:
     """Calls a jitted step from Python; each call steps one seed per device, groups of seeds in turn."""
 
-    def __init__(self, step: _Step, config: TrainConfig, make_model, data, loss, seeds):
+    def __init__(self, step: _Step, config: TrainConfig, make_model, data, loss, seeds, filters):
         self.step, self.chunk, self.n_seeds = step, min(config.steps_per_chunk, 100), len(seeds)
         self.mesh = Mesh(np.array(jax.devices()), ("seeds",))
         by_seed, replicated = NamedSharding(self.mesh, PartitionSpec("seeds")), NamedSharding(self.mesh, PartitionSpec())
@@ -548,7 +603,7 @@ class _StepRunner:
         self.groups = []
         for g in range(0, len(padded), devices):
             group_seeds = np.array(padded[g:g + devices])
-            params, other = jax.device_put(_built_models(make_model, group_seeds), by_seed)
+            params, other = jax.device_put(_built_models(make_model, group_seeds, filters), by_seed)
             state = params, other, _optimizer_states(step, params), _random_keys(jax.device_put(group_seeds, by_seed))
             self.groups.append(jax.device_put(state, by_seed))
         n_rows = np.int32(jax.tree.leaves(data)[0].shape[0])
@@ -577,6 +632,24 @@ class _StepRunner:
         return self._stacked(1)
 
 
+def batch_rows(seed: int, n_rows: int, config: TrainConfig = TrainConfig()) -> np.ndarray:
+    """The data rows of every mini-batch that the scan loop trains seed ``seed`` on: (steps, batch_size).
+
+    Lets a hand-written loop (notebook 02) see exactly the batches the engine saw.
+    """
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    n_rows = _checks.positive_int("n_rows", n_rows)
+    chunk = config.steps_per_chunk
+    rows = [_chunk_rows(jax.random.key(seed, impl="rbg"), c, n_rows, chunk, config.batch_size)
+            for c in range(-(-config.steps // chunk))]
+    return np.concatenate([np.asarray(r) for r in rows])[: config.steps]
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _chunk_rows(seed_key, chunk, n_rows, n_steps, batch_size):
+    return _chunk_draws(jax.random.fold_in(seed_key, chunk), n_rows, n_steps, batch_size)[0]
+
+
 def reconstruction_mse(result: TrainResult, data) -> np.ndarray:
     """Mean squared reconstruction error of every seed on ``data``: shape (seeds,)."""
     if not isinstance(result, TrainResult):
@@ -588,4 +661,4 @@ def reconstruction_mse(result: TrainResult, data) -> np.ndarray:
 @functools.partial(jax.jit, static_argnums=0)
 def _errors_per_seed(graphdef, params, other, data):
     """Reconstruction MSE of every seed, one seed after another in one compiled program."""
-    return jax.lax.map(lambda ps: ((nnx.merge(graphdef, *ps)(data) - data) ** 2).mean(), (params, other))
+    return jax.lax.map(lambda ps: ((nnx.merge(graphdef, *ps[0], ps[1])(data) - data) ** 2).mean(), (params, other))

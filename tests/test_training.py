@@ -309,3 +309,62 @@ def test_seeds_are_dealt_round_the_devices_into_fixed_slots():
     assert layout.positions().tolist() == [0, layout.slots_per_device, 1]
     assert layout.counts().tolist() == [2, 1]
     assert training.SeedLayout(n_seeds=30, devices=2).slots_per_device == 16
+
+
+def test_a_textbook_nnx_loop_on_the_engines_batches_gives_the_engines_losses():
+    config = short(steps=150)
+    result = training.train(make, PATCHES, seeds=[4], config=config, progress=False)
+    rows = training.batch_rows(4, len(PATCHES), config)
+    assert rows.shape == (150, config.batch_size) and rows.max() < len(PATCHES)
+    model = make(nnx.Rngs(4))
+    optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, batch):
+        loss, grads = nnx.value_and_grad(lambda m: ((m(batch) - batch) ** 2).mean())(model)
+        optimizer.update(model, grads)
+        return loss
+
+    losses = np.array([float(step(model, optimizer, PATCHES[r])) for r in rows])
+    assert np.allclose(losses, result.losses[0], rtol=1e-4)
+
+
+class TwoScalars(nnx.Module):
+    def __init__(self, rngs):
+        self.follower = nnx.Linear(1, 1, use_bias=False, rngs=rngs)
+        self.leader = nnx.Linear(1, 1, use_bias=False, rngs=rngs)
+
+    def values(self):
+        return self.follower.kernel[0, 0], self.leader.kernel[0, 0]
+
+
+def chase(model, batch, key):
+    follower, leader = model.values()
+    # the follower's loss also depends on the leader: its gradient must not move the leader
+    return {"follower": (follower - leader) ** 2, "leader": (leader - 2.0) ** 2 + 0 * follower}
+
+
+@pytest.mark.parametrize("loop", ["scan", "step"])
+def test_players_take_turns_each_on_its_own_loss(loop):
+    config = training.TrainConfig(steps=400, learning_rate=0.05, players=("follower", "leader"), loop=loop,
+                                  steps_per_chunk=100)
+    result = training.train(TwoScalars, np.zeros((10, 1), np.float32), seeds=[0, 1], config=config, loss=chase,
+                            progress=False)
+    assert result.losses.shape == (2, 400, 2)
+    for model in result.models():
+        follower, leader = (float(v) for v in model.values())
+        assert abs(leader - 2.0) < 0.05 and abs(follower - 2.0) < 0.1
+
+
+def test_players_get_clear_errors():
+    data_ = np.zeros((10, 1), np.float32)
+    with pytest.raises(ValueError, match="holds no parameters"):
+        training.train(TwoScalars, data_, seeds=[0], loss=chase,
+                       config=training.TrainConfig(steps=2, players=("follower", "referee")))
+    with pytest.raises(ValueError, match="exactly one of the players"):
+        training.train(TwoScalars, data_, seeds=[0], loss=chase, config=training.TrainConfig(steps=2, players=("leader",)))
+    with pytest.raises(ValueError, match="one number per player"):
+        training.train(TwoScalars, data_, seeds=[0], loss=lambda m, b, k: m.values()[0],
+                       config=training.TrainConfig(steps=2, players=("follower", "leader")))
+    with pytest.raises(TypeError, match="tuple of submodule names"):
+        training.TrainConfig(players=["follower"])
