@@ -21,9 +21,11 @@ N_POINTS = 15
 N_DENSE = 150
 """Values of t used to draw a curve densely before resampling."""
 PATCH = 7
-"""Points per patch: the kernel size of the patch model."""
+"""Points per patch: the kernel size of the patch model (``models.KERNEL`` is this number)."""
 STRIDE = 4
-"""Stride of the patch model: windows of the full curve start at 0, 4 and 8."""
+"""Stride of the patch model (``models.STRIDE`` is this number)."""
+WINDOW_STARTS = tuple(range(0, N_POINTS - PATCH + 1, STRIDE))
+"""Where the patch model's windows start on a whole curve: 0, 4 and 8."""
 ALL_OFFSETS = tuple(range(N_POINTS - PATCH + 1))
 """Every start of a 7-point window in a 15-point curve: 0..8."""
 PUBLISHED_OFFSETS = tuple(range(N_POINTS - PATCH))

@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from . import _checks
+from . import _checks, data
 
-KERNEL = 7
-STRIDE = 4
+KERNEL = data.PATCH  # the model's window is one patch: the geometry lives in course_utils.data
+STRIDE = data.STRIDE
 CODE_SIZE = 3
 
 ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "linear": lambda z: z}
