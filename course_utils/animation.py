@@ -1,39 +1,48 @@
-"""Animations of the decoder: how three scaled filters add up to an output.
+"""Animations: how three scaled filters add up to an output, and how training shapes them.
 
-Used by notebook 03.
+Used by notebooks 02 (:func:`training_animation`) and 03 (:func:`decoder_animation`).
 
-Each frame has four panels: the code as a point (x = c1, y = c2, marker size = |c3|,
-filled when c3 > 0), the raw filters, the filters scaled by the code with their sum
-(the output), and a family of outputs for several values of c3 with the current
-one highlighted. :func:`decoder_animation` returns matplotlib's JavaScript player
-(the one ``to_jshtml`` makes; no ffmpeg needed) with every frame stored as a
-64-colour PNG, so a notebook with four animations stays well under a megabyte, and
-with its buttons drawn without Font Awesome, so it plays offline.
+The decoder animation has four panels: the code as a point (x = c1, y = c2, marker
+size = |c3|, filled when c3 > 0), the raw filters, the filters scaled by the code
+with their sum (the output), and a family of outputs for several values of c3 with
+the current one highlighted. The training animation shows the loss band of all
+seeds with the current step marked, and one seed's encoder and decoder filters at
+that step. Both draw their frames with matplotlib and return a small,
+self-contained HTML player (:func:`html_player`): every frame an inline 64-colour
+PNG, buttons drawn as inline SVG, a few lines of JavaScript, nothing loaded from
+the network, so it plays offline, in JupyterLab and in the static copy
+(``make html``).
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import io
-import re
-import tempfile
-from pathlib import Path
+import json
+import numbers
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.animation import HTMLWriter
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from . import _checks
-from .plotting import WINDOW_COLORS, patch_axes, scaled_filter_lines, set_scaled_filters
+from .plotting import WINDOW_COLORS, loss_band, patch_axes, scaled_filter_lines, set_scaled_filters
 
 PALETTE_COLORS = 64
 """Colours of each stored frame (a palette PNG: a quarter of a full-colour PNG's size)."""
 
 FAMILY_C3 = (-0.6, -0.3, 0.0, 0.3, 0.6)
 """The values of c3 drawn in the "family of outputs" panel."""
+
+FIGURE_INCHES = (9.2, 5.4)
+"""Width and height of a frame in inches: 883 x 518 pixels at the default 96 dpi."""
+
+FONT_POINTS = 10
+"""Size of ticks, labels and legends in the frames. A frame is shown at one image pixel
+per CSS pixel (96 per inch), so at the default 96 dpi this is also the size a reader sees."""
 
 
 def sweep(component: int, base=(0.0, 0.0, 0.0), *, frames: int = 12, amplitude: float = 0.6) -> np.ndarray:
@@ -58,43 +67,59 @@ def tour(*, frames: int = 16, amplitude: float = 0.6) -> np.ndarray:
 
 
 def _code_marker_size(c3: float) -> float:
-    return 30 + 600 * abs(c3)
+    return 40 + 700 * abs(c3)
 
 
-def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: int = 100):
-    """The four-panel figure and the artists that each frame updates.
+def _code_title(c1: float, c2: float, c3: float) -> str:
+    return f"code c = ({c1:+.2f}, {c2:+.2f}, {c3:+.2f})\nsize = |c3|, filled if c3 > 0"
+
+
+def _legend_outside(ax: plt.Axes) -> None:
+    # Right of the panel, never over the lines it explains.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=FONT_POINTS - 1,
+              handlelength=1.6, frameon=False)
+
+
+def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: int = 96):
+    """The four-panel figure (2 x 2) and the artists that each frame updates.
 
     ``ylim`` bounds the panels that show outputs (see :func:`output_limit`).
     """
-    fig, axes = plt.subplots(1, 4, figsize=(11, 2.7), dpi=dpi, constrained_layout=True)
-    ax_code, ax_raw, ax_scaled, ax_family = axes
+    with plt.rc_context({"font.size": FONT_POINTS, "axes.titlesize": FONT_POINTS + 1,
+                         "axes.labelsize": FONT_POINTS, "xtick.labelsize": FONT_POINTS,
+                         "ytick.labelsize": FONT_POINTS}):
+        fig = plt.figure(figsize=FIGURE_INCHES, dpi=dpi, layout="constrained")
+        top, bottom = fig.subfigures(2, 1)
+        ax_code, ax_raw = top.subplots(1, 2, width_ratios=(1, 2))  # the code panel is square
+        ax_scaled, ax_family = bottom.subplots(1, 2)
 
-    ax_code.set_xlim(-1, 1)
-    ax_code.set_ylim(-1, 1)
-    ax_code.set_aspect("equal")
-    ax_code.set_xlabel("c1")
-    ax_code.set_ylabel("c2")
-    ax_code.set_title("code: size = |c3|", fontsize=10)
-    ax_code.axhline(0, color="0.85", linewidth=0.8)
-    ax_code.axvline(0, color="0.85", linewidth=0.8)
-    point = ax_code.scatter([0], [0], s=[_code_marker_size(0)], color="tab:green", edgecolor="black")
-    label = ax_code.text(0.03, 0.03, "", transform=ax_code.transAxes, fontsize=8)
+        ax_code.set_xlim(-1, 1)
+        ax_code.set_ylim(-1, 1)
+        ax_code.set_aspect("equal")
+        ax_code.set_xlabel("c1")
+        ax_code.set_ylabel("c2")
+        label = ax_code.set_title(_code_title(0, 0, 0))  # changes with every frame
+        ax_code.axhline(0, color="0.85", linewidth=0.8)
+        ax_code.axvline(0, color="0.85", linewidth=0.8)
+        point = ax_code.scatter([0], [0], s=[_code_marker_size(0)], color="tab:green", edgecolor="black")
 
-    limit = 1.1 * max(np.abs(filters).max(), 0.5)
-    patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit, xlabel="tap")
-    for i, (column, color) in enumerate(zip(filters.T, WINDOW_COLORS)):
-        ax_raw.plot(range(7), column, "o-", color=color, markersize=3, label=f"filter {i + 1}")
-    ax_raw.legend(fontsize=7, loc="lower center")
+        limit = 1.1 * max(np.abs(filters).max(), 0.5)
+        patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit, xlabel="tap")
+        for i, (column, color) in enumerate(zip(filters.T, WINDOW_COLORS)):
+            ax_raw.plot(range(7), column, "o-", color=color, markersize=4, label=f"filter {i + 1}")
+        _legend_outside(ax_raw)
 
-    patch_axes(ax_scaled, "scaled filters and their sum", ylim=ylim, xlabel="tap")
-    lines = scaled_filter_lines(ax_scaled)
-    ax_scaled.legend(fontsize=6, loc="lower center")
+        patch_axes(ax_scaled, "scaled filters and their sum", ylim=ylim, xlabel="tap")
+        lines = scaled_filter_lines(ax_scaled)
+        _legend_outside(ax_scaled)
 
-    patch_axes(ax_family, "outputs for several c3", ylim=ylim, xlabel="tap")
-    family = [ax_family.plot(range(7), np.zeros(7), "-", color=plt.cm.viridis(k / (len(FAMILY_C3) - 1)),
-                             linewidth=1, label=f"c3 = {c3:+.1f}")[0] for k, c3 in enumerate(FAMILY_C3)]
-    (current,) = ax_family.plot(range(7), np.zeros(7), "--", color="black", linewidth=2, label="this frame")
-    ax_family.legend(fontsize=6, loc="lower center", ncol=2)
+        patch_axes(ax_family, "outputs for several c3", ylim=ylim, xlabel="tap")
+        family = [ax_family.plot(range(7), np.zeros(7), "-", color=plt.cm.viridis(k / (len(FAMILY_C3) - 1)),
+                                 linewidth=1.2, label=f"c3 = {c3:+.1f}")[0] for k, c3 in enumerate(FAMILY_C3)]
+        (current,) = ax_family.plot(range(7), np.zeros(7), "--", color="black", linewidth=2, label="this frame")
+        _legend_outside(ax_family)
+        for ax in (ax_code, ax_raw, ax_scaled, ax_family):
+            ax.title.set_fontsize(FONT_POINTS + 1)  # patch_axes sets its own title size
 
     artists = {"point": point, "label": label, "lines": lines, "family": family, "current": current,
                "filters": np.asarray(filters, np.float64), "bias": float(bias)}
@@ -116,7 +141,7 @@ def draw_frame(artists: dict, code) -> np.ndarray:
     artists["point"].set_offsets([[c1, c2]])
     artists["point"].set_sizes([_code_marker_size(c3)])
     artists["point"].set_facecolor("tab:green" if c3 >= 0 else "white")
-    artists["label"].set_text(f"c = ({c1:+.2f}, {c2:+.2f}, {c3:+.2f})")
+    artists["label"].set_text(_code_title(c1, c2, c3))
     output = set_scaled_filters(artists["lines"], artists["filters"], (c1, c2, c3), artists["bias"])
     for line, other_c3 in zip(artists["family"], FAMILY_C3):
         line.set_ydata(artists["filters"] @ np.array([c1, c2, other_c3]) + artists["bias"])
@@ -135,84 +160,202 @@ def moving_artists(artists) -> list:
     return found
 
 
-def decoder_animation(model, codes, *, fps: float = 6, dpi: int = 64) -> str:
-    """Animate the decoder of ``model`` over ``codes`` (frames, 3), e.g. from :func:`sweep`.
+def render_frames(fig, artists: dict, frames, *, draw=draw_frame) -> list[bytes]:
+    """Draw ``fig`` once per item of ``frames`` with ``draw(artists, item)``; return palette PNGs (bytes).
 
-    Returns a self-contained HTML player: matplotlib's ``HTMLWriter`` (the player
-    of ``to_jshtml``), fed frame by frame. The still parts of the figure (axes,
-    ticks, legends) are drawn once; each frame redraws only the artists that
-    :func:`draw_frame` changes, which is about 20 times faster than drawing every
-    frame in full.
+    The still parts (axes, ticks, legends) are drawn once into a background; each
+    frame restores it and draws only the artists in ``artists`` (which ``draw``
+    changes), about 20 times faster than drawing every frame in full. The figure
+    keeps the layout of the first frame's draw.
     """
-    codes = np.asarray(_checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)"), np.float64)
-    if codes.shape[1] != 3:
-        raise ValueError(f"codes must have shape (frames, 3), got {codes.shape}")
-    filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
-    fig, artists = decoder_figure(filters, bias, ylim=output_limit(filters, bias, codes), dpi=dpi)
-    draw_frame(artists, codes[0])  # the panels are laid out (on the first frame's draw) with real data
-    plt.close(fig)  # shown through the HTML player, not as a still
-    moving = moving_artists(artists)
+    if len(frames) == 0:
+        raise ValueError("frames must hold at least one item to draw, got none")
+    canvas = FigureCanvasAgg(fig)  # renders off-screen, whatever the notebook's backend
+    moving = sorted(moving_artists(artists), key=lambda artist: artist.get_zorder())
     for artist in moving:
         artist.set_animated(True)  # left out of the background, drawn per frame
-    writer = _BlittingWriter(moving, fps=fps, embed_frames=True, default_mode="loop")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "animation.html")
-        with writer.saving(fig, path, dpi=dpi):
-            for code in codes:
-                draw_frame(artists, code)
-                writer.grab_frame()
-        return _offline_buttons(path.read_text())
-
-
-class _BlittingWriter(HTMLWriter):
-    """matplotlib's HTML writer, drawing only the moving artists over a still background.
-
-    Each frame is stored as a palette PNG (``PALETTE_COLORS``): four times smaller
-    than a full-colour PNG and just as sharp for line plots. It fills
-    ``HTMLWriter``'s own list of frames, ``_saved_frames`` (matplotlib 3.11;
-    ``tests/test_animation.py`` counts the frames in the HTML and fails if that
-    changes).
-    """
-
-    def __init__(self, moving: list, **kwargs):
-        super().__init__(**kwargs)
-        self.moving = sorted(moving, key=lambda artist: artist.get_zorder())
-        self.background = None
-
-    def setup(self, fig, outfile, dpi=None, frame_dir=None):
-        super().setup(fig, outfile, dpi, frame_dir)
-        self.canvas = FigureCanvasAgg(fig)  # renders off-screen, whatever the notebook's backend
-
-    def grab_frame(self, **savefig_kwargs):
-        canvas = self.canvas
-        if self.background is None:
-            canvas.draw()  # lays the panels out, then draws everything except the moving artists
-            self.fig.set_layout_engine("none")  # keep that layout
-            self.background = canvas.copy_from_bbox(self.fig.bbox)
-        canvas.restore_region(self.background)
-        for artist in self.moving:
-            self.fig.draw_artist(artist)
+    draw(artists, frames[0])  # the panels are laid out with real data
+    canvas.draw()
+    fig.set_layout_engine("none")  # keep that layout for every frame
+    background = canvas.copy_from_bbox(fig.bbox)
+    pngs = []
+    for item in frames:
+        draw(artists, item)
+        canvas.restore_region(background)
+        for artist in moving:
+            fig.draw_artist(artist)
         frame = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
         png = io.BytesIO()
         # 64 colours by fast octree: 7x faster than 32 by Pillow's default median cut
         # (with optimize), truer colours, 4% more bytes.
         frame.quantize(colors=PALETTE_COLORS, method=Image.Quantize.FASTOCTREE).save(png, format="png")
-        self._saved_frames.append(base64.encodebytes(png.getvalue()).decode("ascii"))
+        pngs.append(png.getvalue())
+    return pngs
 
 
-# The player's buttons use Font Awesome icons loaded from a CDN; offline they would be
-# blank. These text symbols replace them, so the player works with no network at all.
-_BUTTON_SYMBOLS = {"minus": "\\2212", "plus": "+", "fast-backward": "\\23EE", "step-backward": "\\25C1",
-                   "play": "\\25B6\\FE0E", "pause": "\\275A\\275A", "step-forward": "\\25B7",
-                   "fast-forward": "\\23ED"}
-_OFFLINE_BUTTON_STYLE = "<style>\n" + "".join(
-    f'.anim-buttons .fa-{name}:before {{ content: "{symbol}"; }}\n' for name, symbol in _BUTTON_SYMBOLS.items()
-) + ".anim-buttons .fa-flip-horizontal { display: inline-block; transform: scaleX(-1); }\n</style>\n"
+def decoder_animation(model, codes, *, fps: float = 6, dpi: int = 96) -> str:
+    """Animate the decoder of ``model`` over ``codes`` (frames, 3), e.g. from :func:`sweep`.
+
+    Returns a self-contained HTML player (see :func:`html_player`). At the default
+    ``dpi`` a frame is 883 pixels wide with 10-point text, readable at that width.
+    """
+    codes = np.asarray(_checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)"), np.float64)
+    if codes.shape[1] != 3:
+        raise ValueError(f"codes must have shape (frames, 3), got {codes.shape}")
+    dpi = _checks.positive_int("dpi", dpi, minimum=20)
+    filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
+    fig, artists = decoder_figure(filters, bias, ylim=output_limit(filters, bias, codes), dpi=dpi)
+    try:
+        frames = render_frames(fig, artists, codes)
+    finally:
+        plt.close(fig)  # shown through the HTML player, not as a still
+    return html_player(frames, fps=fps, alt="the decoder's four panels, one frame per code")
 
 
-def _offline_buttons(html: str) -> str:
-    """Replace the player's link to Font Awesome (a CDN) by local text symbols."""
-    link = re.search(r"<link[^>]*font-awesome[^>]*>", html)
-    if link is None:
-        raise RuntimeError("matplotlib's HTML player no longer links Font Awesome: check _offline_buttons")
-    return html[: link.start()] + _OFFLINE_BUTTON_STYLE + html[link.end():]
+def training_figure(losses: np.ndarray, encoder_limit: float, decoder_limit: float, *, bar: float | None = None,
+                    dpi: int = 96):
+    """The training animation's figure: the loss band on top, a seed's encoder and decoder filters below.
+
+    Returns the figure and the artists each frame updates (see :func:`draw_training_frame`).
+    """
+    with plt.rc_context({"font.size": FONT_POINTS, "axes.titlesize": FONT_POINTS + 1,
+                         "axes.labelsize": FONT_POINTS, "xtick.labelsize": FONT_POINTS,
+                         "ytick.labelsize": FONT_POINTS, "legend.fontsize": FONT_POINTS - 1}):
+        fig = plt.figure(figsize=FIGURE_INCHES, dpi=dpi, layout="constrained")
+        top, bottom = fig.subfigures(2, 1)
+        ax_loss = top.subplots()
+        ax_encoder, ax_decoder = bottom.subplots(1, 2)
+        loss_band(ax_loss, losses, label="loss", bar=bar)
+        step_line = ax_loss.axvline(0, color="tab:red", linewidth=1.5, label="this frame")
+        _legend_outside(ax_loss)
+        title = ax_loss.set_title("")
+        lines = {}
+        for ax, name, limit in ((ax_encoder, "encoder", encoder_limit), (ax_decoder, "decoder", decoder_limit)):
+            patch_axes(ax, f"{name} filters", ylim=limit, xlabel="tap")
+            lines[name] = [ax.plot(range(7), np.zeros(7), "o-", color=color, markersize=4,
+                                   label=f"filter {i + 1}")[0] for i, color in enumerate(WINDOW_COLORS)]
+            ax.title.set_fontsize(FONT_POINTS + 1)
+            _legend_outside(ax)
+    return fig, {"step": step_line, "title": title, "encoder": lines["encoder"], "decoder": lines["decoder"]}
+
+
+def draw_training_frame(artists: dict, step: int, encoder_filters, decoder_filters, title: str) -> None:
+    """Update the training figure: the step marker, the title and both sets of filters (7, 3)."""
+    artists["step"].set_xdata([step, step])
+    artists["title"].set_text(title)
+    for name, filters in (("encoder", encoder_filters), ("decoder", decoder_filters)):
+        for line, column in zip(artists[name], np.asarray(filters, np.float64).T):
+            line.set_ydata(column)
+
+
+def training_animation(result, *, seed_index: int = 0, bar: float | None = None, fps: float = 6,
+                       dpi: int = 96) -> str:
+    """Animate training from the snapshots of ``result`` (``training.train`` with ``snapshot_every``).
+
+    One frame per snapshot: the loss band of all seeds with the snapshot's step
+    marked, and the encoder and decoder filters of seed number ``seed_index`` then.
+    ``bar`` draws a horizontal line on the loss (e.g. the 1e-4 bar). Returns a
+    self-contained HTML player (see :func:`html_player`).
+    """
+    if not getattr(result, "snapshots", None):
+        raise ValueError("result has no snapshots: train with TrainConfig(snapshot_every=k) to animate training")
+    models = [result.model(seed_index, snapshot=k) for k in range(len(result.snapshots))]  # checks seed_index
+    encoders = np.stack([np.asarray(m.encoder.filters(), np.float64) for m in models])
+    decoders = np.stack([np.asarray(m.decoder.filters(), np.float64) for m in models])
+    dpi = _checks.positive_int("dpi", dpi, minimum=20)
+    losses = np.asarray(result.losses, np.float64)
+    fig, artists = training_figure(losses, 1.1 * np.abs(encoders).max(), 1.1 * np.abs(decoders).max(), bar=bar,
+                                   dpi=dpi)
+    seed = result.seeds[seed_index]
+    frames = [(step, encoder, decoder, f"step {step} of {losses.shape[1]}: filters of seed {seed}")
+              for step, encoder, decoder in zip(result.snapshot_steps, encoders, decoders)]
+    try:
+        pngs = render_frames(fig, artists, frames, draw=lambda a, frame: draw_training_frame(a, *frame))
+    finally:
+        plt.close(fig)
+    return html_player(pngs, fps=fps, alt="training: the loss so far and one seed's filters")
+
+# Button symbols as inline SVG (16 x 16, drawn in the text colour): they show in any
+# browser, with no icon font and no network.
+_ICONS = {
+    "first": '<rect x="2" y="3" width="2" height="10"/><path d="M14 3v10L5 8z"/>',
+    "previous": '<path d="M11 2.5 5 8l6 5.5" fill="none" stroke="currentColor" stroke-width="2.2"/>',
+    "play": '<path d="M4 2.5v11L13.5 8z"/>',
+    "pause": '<rect x="3.5" y="3" width="3" height="10"/><rect x="9.5" y="3" width="3" height="10"/>',
+    "next": '<path d="M5 2.5 11 8l-6 5.5" fill="none" stroke="currentColor" stroke-width="2.2"/>',
+    "last": '<path d="M2 3v10L11 8z"/><rect x="12" y="3" width="2" height="10"/>',
+}
+_BUTTONS = (("first", "First frame"), ("previous", "Previous frame"), ("play", "Play"), ("next", "Next frame"),
+            ("last", "Last frame"))
+
+_PLAYER_STYLE = (
+    ".course-animation{display:inline-block;max-width:100%}"
+    ".course-animation img{display:block;max-width:100%;height:auto}.course-animation img[hidden]{display:none}"
+    ".course-animation-controls{display:flex;align-items:center;gap:6px;margin:6px 0 2px}"
+    ".course-animation-controls button{width:2.2em;height:2em;padding:0;display:inline-flex;align-items:center;"
+    "justify-content:center;border:1px solid #888;border-radius:4px;background:#fff;color:#222;cursor:pointer}"
+    ".course-animation-controls button:hover{background:#eee}"
+    ".course-animation-controls svg{width:1em;height:1em;fill:currentColor}"
+    ".course-animation-controls input{flex:1;min-width:6em}"
+    ".course-animation-controls output{font:0.85em monospace;min-width:4.5em;text-align:right}"
+)
+
+# Finds its own player (the element just before this script), so it needs no ids; the
+# frames are <img> elements, and the first shows even where scripts do not run.
+_PLAYER_SCRIPT = """(() => {
+  const root = document.currentScript.previousElementSibling, fps = %s;
+  const frames = root.querySelectorAll("img"), slider = root.querySelector("input");
+  const counter = root.querySelector("output"), play = root.querySelector("button[data-action=play]");
+  let index = 0, timer = null;
+  const show = (i) => {
+    frames[index].hidden = true;
+    index = (i + frames.length) %% frames.length;
+    frames[index].hidden = false;
+    slider.value = index;
+    counter.textContent = (index + 1) + " / " + frames.length;
+  };
+  const setPlaying = (playing) => {
+    clearInterval(timer);
+    timer = playing ? setInterval(() => show(index + 1), 1000 / fps) : null;
+    play.title = playing ? "Pause" : "Play";
+    play.querySelector("[data-icon=play]").style.display = playing ? "none" : "";
+    play.querySelector("[data-icon=pause]").style.display = playing ? "" : "none";
+  };
+  const actions = {first: () => show(0), previous: () => show(index - 1), next: () => show(index + 1),
+                   last: () => show(frames.length - 1)};
+  root.querySelectorAll("button[data-action]").forEach((button) => {
+    const action = button.dataset.action;
+    button.onclick = () => action === "play" ? setPlaying(timer === null) : (setPlaying(false), actions[action]());
+  });
+  slider.oninput = () => { setPlaying(false); show(Number(slider.value)); };
+})();"""
+
+
+def _icon(name: str, hidden: bool = False) -> str:
+    style = ' style="display:none"' if hidden else ""
+    return (f'<svg viewBox="0 0 16 16" aria-hidden="true" data-icon="{name}"{style}>'
+            f"{_ICONS[name]}</svg>")
+
+
+def html_player(frames: list[bytes], *, fps: float = 6, alt: str = "animation frame") -> str:
+    """A self-contained HTML player for PNG ``frames`` (bytes): loops, with buttons and a slider.
+
+    Nothing is loaded from the network; the output is the same for the same frames.
+    """
+    if not isinstance(frames, (list, tuple)) or not frames or not all(isinstance(f, bytes) for f in frames):
+        raise TypeError(f"frames must be a non-empty list of PNG bytes, got {type(frames).__name__}")
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps <= 60:
+        raise ValueError(f"fps must be a number in (0, 60], got {fps!r}")
+    width, height = Image.open(io.BytesIO(frames[0])).size
+    images = "\n".join(
+        f'<img src="data:image/png;base64,{base64.b64encode(frame).decode("ascii")}" width="{width}" '
+        f'height="{height}" alt="{html.escape(alt)}, frame {i + 1} of {len(frames)}"{" hidden" * (i > 0)}>'
+        for i, frame in enumerate(frames))
+    buttons = "".join(
+        f'<button type="button" title="{title}" data-action="{action}">{_icon(action)}'
+        f'{_icon("pause", hidden=True) if action == "play" else ""}</button>' for action, title in _BUTTONS)
+    controls = (f'<div class="course-animation-controls">{buttons}'
+                f'<input type="range" min="0" max="{len(frames) - 1}" value="0" step="1" aria-label="frame">'
+                f"<output>1 / {len(frames)}</output></div>")
+    return (f"<style>{_PLAYER_STYLE}</style>\n<div class=\"course-animation\">\n{images}\n{controls}\n</div>\n"
+            f"<script>{_PLAYER_SCRIPT % json.dumps(float(fps))}</script>\n")
