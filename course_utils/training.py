@@ -596,7 +596,8 @@ class _StepRunner:
 
     def __init__(self, step: _Step, config: TrainConfig, make_model, data, loss, seeds, filters):
         self.step, self.chunk, self.n_seeds = step, min(config.steps_per_chunk, 100), len(seeds)
-        self.mesh = Mesh(np.array(jax.devices()), ("seeds",))
+        # No more devices than seeds: a spare device would train a copy of a seed for nothing.
+        self.mesh = Mesh(np.array(jax.devices()[: len(seeds)]), ("seeds",))
         by_seed, replicated = NamedSharding(self.mesh, PartitionSpec("seeds")), NamedSharding(self.mesh, PartitionSpec())
         devices = self.mesh.size
         padded = list(seeds) + [seeds[0]] * (-len(seeds) % devices)  # spare places on the last group's devices
