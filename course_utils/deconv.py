@@ -1,7 +1,8 @@
 """The maths of a 1-D transposed convolution, in plain terms.
 
 Used by notebooks 02 (the decoder is this operation), 03 (the decoder as a sum of
-scaled filters), 06 (overlap counts and the full model) and 07 (four views).
+scaled filters), 06 (overlap counts and the full model), 07 (four views) and 09
+(the same painting in 2-D: :func:`conv_transpose_2d`, 2-D overlap counts).
 
 A transposed convolution with stride ``s`` and a kernel of ``k`` taps lets every
 input position ``i`` *paint* its filter, scaled by its value, onto the output
@@ -96,9 +97,107 @@ def overlap_counts(n_inputs: int, kernel: int, stride: int) -> np.ndarray:
     (a test checks this); counted directly here because it is integer bookkeeping:
     ``overlap_counts(3, 7, 4)`` is ``[1,1,1,1,2,2,2,1,2,2,2,1,1,1,1]``.
     A 0 marks a gap that no window reaches (stride larger than kernel).
+
+    In 2-D pass pairs (rows, columns) for any argument (an int counts for both
+    axes): the result is the ``(height, width)`` image of how many windows cover each
+    pixel, ``overlap_counts((4, 4), 3, 2)`` say. It equals the outer product of the
+    two axes' 1-D counts (a test and notebook 09 check this): window ``(i, j)``
+    covers pixel ``(p, q)`` exactly when window ``i`` covers row ``p`` and window
+    ``j`` covers column ``q``.
     """
+    if any(isinstance(a, (tuple, list)) for a in (n_inputs, kernel, stride)):
+        return _overlap_counts_2d(n_inputs, kernel, stride)
     length = output_length(n_inputs, kernel, stride)
     counts = np.zeros(length, np.int64)
     for i in range(n_inputs):
         counts[stride * i : stride * i + kernel] += 1  # window i covers these positions
     return counts
+
+
+# --- 2-D: images (used by notebook 09) ---------------------------------------------
+#
+# The same painting in two directions: input pixel (i, j) paints its filter, scaled by
+# its value, onto rows ``s_h*i ..`` and columns ``s_w*j ..``. Kernels use Flax's layout
+# (kh, kw, in_channels, out_channels) and are painted as stored (no flip).
+
+def _pair(name: str, value) -> tuple[int, int]:
+    """An int ``v`` as ``(v, v)``, or a pair of ints, each checked to be >= 1."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an integer or a pair (rows, columns), got {value!r}")
+        return (_checks.positive_int(f"{name}[0]", value[0]), _checks.positive_int(f"{name}[1]", value[1]))
+    value = _checks.positive_int(name, value)
+    return (value, value)
+
+
+def output_shape_2d(n_inputs, kernel, stride) -> tuple[int, int]:
+    """(height, width) of a 2-D transposed convolution without padding.
+
+    Each argument is an int (the same for both axes) or a pair (rows, columns);
+    each axis follows :func:`output_length`.
+    """
+    n, k, s = _pair("n_inputs", n_inputs), _pair("kernel", kernel), _pair("stride", stride)
+    return (s[0] * (n[0] - 1) + k[0], s[1] * (n[1] - 1) + k[1])
+
+
+def _check_pair_2d(x, w):
+    x = _checks.array("x", x, ndim=3, shape_hint="(height, width, in_channels)")
+    w = _checks.array("w", w, ndim=4, shape_hint="(kernel_h, kernel_w, in_channels, out_channels)")
+    if x.shape[2] != w.shape[2]:
+        raise ValueError(
+            f"x has {x.shape[2]} channels but w expects {w.shape[2]} input channels: x must be "
+            f"(height, width, in_channels) and w (kernel_h, kernel_w, in_channels, out_channels)"
+        )
+    return x, w
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _conv_transpose_2d(x, w, stride):
+    """Compiled body of :func:`conv_transpose_2d`: scale every tap, then scatter-add it."""
+    (height, width), (kh, kw) = x.shape[:2], w.shape[:2]
+    out_shape = (stride[0] * (height - 1) + kh, stride[1] * (width - 1) + kw, w.shape[3])
+    scaled = jnp.einsum("hwc,abco->hwabo", x, w)  # (height, width, kh, kw, out_channels)
+    rows = stride[0] * np.arange(height)[:, None] + np.arange(kh)[None, :]  # (height, kh): where tap a of row i lands
+    cols = stride[1] * np.arange(width)[:, None] + np.arange(kw)[None, :]  # (width, kw)
+    out = jnp.zeros(out_shape, scaled.dtype)
+    return out.at[rows[:, None, :, None], cols[None, :, None, :]].add(scaled)
+
+
+def conv_transpose_2d(x, w, stride) -> jnp.ndarray:
+    """Transposed convolution of an image ``x`` (height, width, in_channels) with ``w``.
+
+    ``w`` has Flax's layout ``(kernel_h, kernel_w, in_channels, out_channels)``;
+    ``stride`` is an int or a pair (rows, columns). No padding: the result has shape
+    ``(s_h*(height-1) + kernel_h, s_w*(width-1) + kernel_w, out_channels)``, and
+    input pixel ``(i, j)`` adds ``x[i, j] @ w[a, b]`` at output pixel
+    ``(s_h*i + a, s_w*j + b)`` for every tap ``(a, b)`` (the kernel is not flipped).
+    """
+    x, w = _check_pair_2d(x, w)
+    return _conv_transpose_2d(x, w, _pair("stride", stride))
+
+
+def _overlap_counts_2d(n_inputs, kernel, stride) -> np.ndarray:
+    n, k, s = _pair("n_inputs", n_inputs), _pair("kernel", kernel), _pair("stride", stride)
+    counts = np.zeros(output_shape_2d(n, k, s), np.int64)
+    for i in range(n[0]):
+        for j in range(n[1]):
+            counts[s[0] * i:s[0] * i + k[0], s[1] * j:s[1] * j + k[1]] += 1  # window (i, j) covers this block
+    return counts
+
+
+def interior_overlap_counts(n_inputs, kernel, stride) -> np.ndarray:
+    """The overlap counts without the borders: ``kernel - 1`` positions cropped from each end.
+
+    Away from the borders every position is covered by as many windows as it would be
+    on an endless input, so the pattern left is the periodic one (period = stride).
+    Ints give 1-D counts, pairs give a 2-D image, as in :func:`overlap_counts`.
+    """
+    counts = overlap_counts(n_inputs, kernel, stride)
+    kernels = (kernel,) if counts.ndim == 1 else _pair("kernel", kernel)
+    inner = counts[tuple(slice(k - 1, size - (k - 1)) for k, size in zip(kernels, counts.shape))]
+    if inner.size == 0:
+        raise ValueError(
+            f"{n_inputs} inputs are too few to have an interior with kernel {kernel}: every position is within "
+            f"kernel - 1 of a border; use more inputs"
+        )
+    return inner

@@ -115,3 +115,71 @@ def check_output_length(answer, n_inputs, kernel, stride, padding=0, output_padd
     """Exercise: the output length of a transposed convolution."""
     return _verdict(answer, views.output_length(n_inputs, kernel, stride, padding, output_padding),
                     what="one integer", atol=0)
+
+
+# --- notebook 08 ----------------------------------------------------------------
+
+def check_gaussian_kl(answer, mean, std):
+    """Exercise: KL( N(mean, std^2) || N(0, 1) ) in nats, from the closed form."""
+    from .vae import gaussian_kl
+    return _verdict(answer, float(gaussian_kl(float(mean), 2 * np.log(float(std)))),
+                    what="one number: 0.5 * (mean**2 + std**2 - 1 - log(std**2))", atol=1e-4)
+
+
+def check_kept_latents(answer, variances, beta, sigma):
+    """Exercise: how many directions a linear VAE keeps: those with variance > beta * sigma^2."""
+    return _verdict(answer, int(np.sum(np.asarray(variances) > beta * sigma**2)), what="one integer", atol=0)
+
+
+# --- notebook 09 ----------------------------------------------------------------
+
+def check_overlap_image(answer, n_inputs=(3, 3), kernel=5, stride=2):
+    """Exercise: the 2-D overlap count image (how many windows cover each output pixel)."""
+    return _verdict(answer, deconv.overlap_counts(n_inputs, kernel, stride),
+                    what="an image of integers (hint: the outer product of the two axes' 1-D counts)", atol=0)
+
+
+def check_interior_ratio(answer, kernel=5, stride=3):
+    """Exercise: largest / smallest interior overlap count of a 2-D transposed convolution."""
+    inner = deconv.interior_overlap_counts((6, 6), kernel, stride)
+    return _verdict(answer, inner.max() / inner.min(), what="one number (the 1-D ratio, squared)")
+
+
+def check_subkernel_sums(answer, kernel):
+    """Exercise: the sums of the four parity sub-kernels kernel[a::2, b::2] of a 2-D kernel."""
+    # imported here, not at the top: only notebook 09 needs its layers and widgets
+    from . import upsampling
+
+    return _verdict(answer, upsampling.subkernel_sums(np.asarray(kernel, np.float64), 2),
+                    what="a 2x2 array: entry [a, b] is kernel[a::2, b::2].sum()")
+
+
+# --- notebook 10 ---------------------------------------------------------------
+
+def check_scaled_grey_level(answer):
+    """Exercise: grey level 4 of ``load_digits`` after scaling to [-1, 1]."""
+    from . import gan
+
+    return _verdict(answer, float(gan.scale_digits([4.0])[0]), what="one number (hint: level / 8 - 1)")
+
+
+def check_shifted_frechet(answer):
+    """Exercise: the Frechet distance between 8x8 images and the same images plus 0.5."""
+    from . import gan
+
+    return _verdict(answer, gan.SIZE * gan.SIZE * 0.5**2, what="one number: the squared length of the shift",
+                    atol=1e-3)
+
+
+def check_windows_over_pixel(answer):
+    """Exercise: windows of a 3x3, stride-2 transposed convolution on 4x4 over pixels (4, 5) and (4, 4)."""
+    counts = deconv.overlap_counts((4, 4), 3, 2)
+    return _verdict(answer, [counts[4, 5], counts[4, 4]], what="a pair of integers", atol=0)
+
+
+def check_collapsed_coverage(answer):
+    """Exercise: ``classes`` and ``largest_share`` for a generator drawing only 1s and 7s, half each."""
+    from . import gan
+
+    coverage = gan.class_coverage(np.array([1, 7] * 50))
+    return _verdict(answer, [coverage.classes, coverage.largest_share], what="a pair: (classes, largest_share)")

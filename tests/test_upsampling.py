@@ -1,0 +1,198 @@
+"""course_utils.upsampling: layer shapes and padding, ICNR, the artifact measures, the explorer."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from course_utils import deconv, exercises, upsampling as up  # noqa: E402
+
+
+def rngs(seed=0):
+    return nnx.Rngs(params=jax.random.key(seed, impl="rbg"))
+
+
+@pytest.mark.parametrize("kind", up.UPSAMPLERS)
+@pytest.mark.parametrize("size", [(4, 4), (3, 5)])
+def test_every_layer_doubles_height_and_width_exactly(kind, size):
+    layer = up.Upsample2x(kind, 3, 5, rngs=rngs())
+    assert layer(jnp.ones((2, *size, 3))).shape == (2, 2 * size[0], 2 * size[1], 5)
+
+
+@pytest.mark.parametrize("kind", up.UPSAMPLERS)
+def test_generator_maps_a_4x4_code_to_32x32(kind):
+    generator = up.Generator(kind, rngs=rngs())
+    assert generator(jnp.ones((1, 4, 4, up.CHANNELS[0]))).shape == (1, 32, 32, up.CHANNELS[-1])
+
+
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_transposed_layer_is_the_full_painting_cropped_by_one(kernel):
+    """The padding choice pinned: PyTorch padding=1 (output_padding=1 for k3) = full output minus its first row/column."""
+    layer = up.Upsample2x(f"transposed k{kernel} s2", 2, 3, rngs=rngs(1))
+    x = np.random.default_rng(0).normal(size=(5, 4, 2)).astype(np.float32)
+    w = np.asarray(layer.conv.kernel[...]).transpose(0, 1, 3, 2)  # (kh, kw, out, in) -> (kh, kw, in, out)
+    full = np.asarray(deconv.conv_transpose_2d(x, w, 2))
+    got = np.asarray(layer(x[None]))[0] - np.asarray(layer.conv.bias[...])
+    assert np.allclose(got, full[1:1 + 10, 1:1 + 8], atol=1e-5)
+
+
+def test_resize_conv_is_nearest_resize_then_a_same_padded_conv():
+    layer = up.Upsample2x("resize-conv", 2, 3, rngs=rngs(2))
+    x = np.random.default_rng(1).normal(size=(1, 3, 4, 2)).astype(np.float32)
+    resized = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    expected = jax.lax.conv_general_dilated(resized, layer.conv.kernel[...], (1, 1), ((1, 1), (1, 1)),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + layer.conv.bias[...]
+    assert np.allclose(layer(x), expected, atol=1e-5)
+
+
+def test_depth_to_space_puts_channel_group_dy_dx_at_sub_pixel_dy_dx():
+    x = np.arange(2 * 3 * 4 * 8, dtype=np.float32).reshape(2, 3, 4, 8)  # 4 groups of 2 channels
+    out = np.asarray(up.depth_to_space(x))
+    assert out.shape == (2, 6, 8, 2)
+    for dy in range(2):
+        for dx in range(2):
+            group = dy * 2 + dx
+            assert np.array_equal(out[:, dy::2, dx::2, :], x[..., group * 2:(group + 1) * 2])
+
+
+def test_icnr_first_layer_output_is_exactly_constant_on_2x2_blocks_and_default_is_not():
+    code = np.random.default_rng(0).normal(size=(3, 4, 4, up.CHANNELS[0])).astype(np.float32)
+    for kind, constant in [("sub-pixel ICNR", True), ("sub-pixel", False)]:
+        generator = up.Generator(kind, rngs=rngs(4))
+        h = np.asarray(generator.stages[0](code))
+        same = all(np.array_equal(h[:, dy::2, dx::2], h[:, ::2, ::2]) for dy in (0, 1) for dx in (0, 1))
+        assert same == constant, kind
+    kernel = np.asarray(up.Generator("sub-pixel ICNR", rngs=rngs(4)).stages[1].conv.kernel[...])
+    groups = np.split(kernel, 4, axis=-1)
+    assert all(np.array_equal(g, groups[0]) for g in groups) and np.std(groups[0]) > 0
+
+
+def test_icnr_copies_the_first_group():
+    kernel = jnp.arange(3 * 3 * 2 * 8, dtype=jnp.float32).reshape(3, 3, 2, 8)
+    tied = np.asarray(up.icnr(kernel))
+    assert np.array_equal(tied[..., 2:4], kernel[..., :2]) and np.array_equal(tied[..., 6:8], kernel[..., :2])
+
+
+def test_generator_images_are_deterministic_and_one_per_code():
+    codes = up.sample_codes(3, seed=0)
+    a = up.generator_images("transposed k3 s2", codes, seed=7)
+    b = up.generator_images("transposed k3 s2", codes, seed=7)
+    c = up.generator_images("transposed k3 s2", codes, seed=8)
+    assert a.shape == (3, 32, 32) and np.array_equal(a, b) and not np.allclose(a, c)
+    assert not np.allclose(a[0], a[1])
+    constant = up.sample_codes(2, seed=0, constant=True)
+    assert np.all(constant == constant[:, :1, :1])
+
+
+def checkerboard(h=8, w=8):
+    return (-1.0) ** np.add.outer(np.arange(h), np.arange(w))
+
+
+def test_measures_on_hand_made_images():
+    assert np.isclose(up.nyquist_fraction(checkerboard()), 1.0)
+    assert np.isclose(up.parity_spread(checkerboard()), 1.0)
+    stripes = np.tile((-1.0) ** np.arange(8), (8, 1))  # alternating columns: on the Nyquist column
+    assert np.isclose(up.nyquist_fraction(stripes), 1.0) and np.isclose(up.parity_spread(stripes), 1.0)
+    for constant in (np.zeros((8, 8)), np.full((6, 4), 3.0)):
+        assert up.nyquist_fraction(constant) == 0 and up.parity_spread(constant) == 0
+        assert up.parity_variance_spread(constant) == 0
+    smooth = np.cos(2 * np.pi * np.arange(32) / 32)[:, None] * np.ones((1, 32))  # one slow wave
+    assert up.nyquist_fraction(smooth) < 1e-12 and up.parity_spread(smooth) < 1e-12
+    # a blocky image (each value on a 2x2 block) has no energy on the Nyquist lines
+    blocky = np.kron(np.random.default_rng(0).normal(size=(8, 8)), np.ones((2, 2)))
+    assert up.nyquist_fraction(blocky) < 1e-12 and up.parity_spread(blocky) < 1e-12
+
+
+def test_white_noise_gives_the_expected_fractions():
+    noise = up.white_noise(400, 32, 32, seed=0)
+    assert abs(up.nyquist_fraction(noise).mean() - up.white_noise_nyquist_fraction(32, 32)) < 0.004
+    assert np.isclose(up.white_noise_nyquist_fraction(32, 32), 63 / 1023)
+    assert abs(up.parity_spread(noise).mean() - 3 / 1023) < 0.0006
+    assert 0.03 < up.parity_variance_spread(noise).mean() < 0.12
+
+
+@pytest.mark.parametrize("period", [2, 3])
+def test_parity_spread_is_the_energy_at_the_period_frequencies(period):
+    images = np.random.default_rng(3).normal(size=(5, 12, 18))
+    energy = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2
+    rows = np.arange(12) % (12 // period) == 0
+    cols = np.arange(18) % (18 // period) == 0
+    fraction = energy[:, rows][:, :, cols].sum(axis=(1, 2)) / energy.sum(axis=(1, 2))
+    assert np.allclose(up.parity_spread(images, period), fraction)
+
+
+def test_parity_variance_spread_sees_unequal_class_variances():
+    image = np.random.default_rng(0).normal(size=(32, 32))
+    image[::2, ::2] *= 3.0  # one class varies 9x as much
+    assert up.parity_variance_spread(image) > 1.0
+    assert abs(up.parity_spread(image)) < 0.05
+
+
+def test_subkernel_sums_of_ones_are_the_interior_overlap_counts():
+    assert up.subkernel_sums(np.ones((3, 3))).tolist() == [[4, 2], [2, 1]]
+    assert up.subkernel_sums(np.ones((4, 4))).tolist() == [[4, 4], [4, 4]]
+    inner = deconv.interior_overlap_counts((6, 6), 3, 2)
+    assert set(np.unique(inner)) == set(np.unique(up.subkernel_sums(np.ones((3, 3)))))
+    assert up.subkernel_sums(np.ones((4, 4, 2, 3))).shape == (2, 2, 2, 3)
+
+
+def test_artifact_table_rows_and_measures():
+    table = up.artifact_table({"noise": up.white_noise(4, 8, 8, seed=0), "flat": np.zeros((3, 8, 8))})
+    assert set(table) == {"noise", "flat"} and set(table["noise"]) == set(up.MEASURES)
+    assert table["flat"]["Nyquist fraction"] == (0.0, 0.0)
+
+
+def test_overlap_explorer_update_and_widget():
+    _, artists = up.overlap_explorer_figure()
+    shown = up.update_overlap_explorer(artists, 3, 2)
+    assert np.array_equal(artists["counts"].get_array(), deconv.overlap_counts((4, 4), 3, 2))
+    assert shown["ratio"] == 4 and shown["spread"] > 0
+    assert artists["image"].get_array().shape == shown["image"].shape
+    even = up.update_overlap_explorer(artists, 4, 2)
+    assert even["ratio"] == 1 and artists["counts"].get_array().shape == (10, 10)
+    gaps = up.update_overlap_explorer(artists, 1, 3)
+    assert gaps["ratio"] == float("inf")
+    assert up.overlap_explorer().children
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: up.Upsample2x("bilinear", 2, 2, rngs=rngs()), ValueError, "kind must be one of"),
+        (lambda: up.Upsample2x("resize-conv", 0, 2, rngs=rngs()), ValueError, "in_features must be"),
+        (lambda: up.Upsample2x("resize-conv", 2, 2, rngs=rngs())(jnp.ones((4, 4, 2))), ValueError,
+         "(batch, height, width, channels)"),
+        (lambda: up.Generator("resize-conv", rngs=rngs(), channels=(4,)), ValueError, "at least 2"),
+        (lambda: up.depth_to_space(jnp.ones((2, 2, 3))), ValueError, "multiple of block*block"),
+        (lambda: up.icnr(jnp.ones((3, 3, 2))), ValueError, "kernel must have shape"),
+        (lambda: up.icnr(jnp.ones((3, 3, 2, 6))), ValueError, "multiple of 4"),
+        (lambda: up.nyquist_fraction(np.ones((7, 8))), ValueError, "multiples of 2"),
+        (lambda: up.nyquist_fraction(np.ones(8)), ValueError, "(..., height, width)"),
+        (lambda: up.parity_spread(np.ones((8, 8)), period=1), ValueError, "period must be"),
+        (lambda: up.parity_spread([[np.nan, 1.0], [1.0, 1.0]]), ValueError, "finite"),
+        (lambda: up.generator_images("sub-pixel", np.ones((2, 4, 4, 3)), seed=0), ValueError, "(n, 4, 4, 32)"),
+        (lambda: up.generator_images("sub-pixel", np.ones((2, 4, 4, 32)), seed=-1), ValueError, "seed must be"),
+        (lambda: up.artifact_table({}), TypeError, "non-empty dict"),
+        (lambda: up.white_noise(0, 8, 8, seed=0), ValueError, "n must be"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_notebook_09_exercise_checks():
+    assert exercises.check_overlap_image(None) is None
+    assert exercises.check_overlap_image(deconv.overlap_counts((3, 3), 5, 2)) is True
+    assert exercises.check_overlap_image(np.ones((9, 9))) is False
+    assert exercises.check_interior_ratio(4) is True and exercises.check_interior_ratio(2) is False
+    kernel = np.arange(16.0).reshape(4, 4)
+    assert exercises.check_subkernel_sums(up.subkernel_sums(kernel), kernel) is True
+    assert exercises.check_subkernel_sums(np.zeros((2, 2)), kernel) is False
+    assert exercises.check_subkernel_sums(None, kernel) is None
