@@ -1,6 +1,6 @@
 """The patch autoencoder as Flax NNX modules.
 
-Used by notebooks 02-06.
+Used by notebooks 02-06 and 08 (the tied-weights autoencoder).
 
 Encoder: ``Conv(1 -> 3 channels, kernel 7, stride 4)`` then tanh.
 Decoder: ``ConvTranspose(3 -> 1 channel, kernel 7, stride 4)``, no activation.
@@ -104,6 +104,42 @@ class PatchAutoencoder(nnx.Module):
 
     def decode(self, code: jax.Array) -> jax.Array:
         return self.decoder(code)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.decode(self.encode(x))
+
+
+class TiedPatchAutoencoder(nnx.Module):
+    """The patch autoencoder with tied weights: the decoder paints with the encoder's own kernel.
+
+    Used by notebook 08. The encoder is a :class:`PatchEncoder` (Conv(1 -> 3, kernel 7,
+    stride 4) and an activation, tanh by default); the decoder is the transposed
+    convolution with that same kernel (``transpose_kernel=True``, so it is exactly the
+    adjoint of the encoder's convolution: the transpose of its matrix) plus one bias of
+    its own. Only the encoder's kernel is a weight of the decoder.
+    """
+
+    def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
+        self.encoder = PatchEncoder(rngs=rngs, activation=activation)
+        self.decoder_bias = nnx.Param(jnp.zeros((1,)))
+
+    def decoder_filters(self) -> jax.Array:
+        """The decoder filters as (7, 3): the encoder's filters, by construction."""
+        return self.encoder.filters()
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        return self.encoder(x)
+
+    def decode(self, code: jax.Array) -> jax.Array:
+        if not hasattr(code, "ndim") or code.ndim != 3 or code.shape[2] != CODE_SIZE:
+            raise ValueError(
+                f"code must have shape (batch, positions, {CODE_SIZE}), got {getattr(code, 'shape', type(code).__name__)}"
+            )
+        # The Conv kernel is (kernel, 1 signal channel, 3 code channels): read with transpose_kernel=True as
+        # (kernel, out=1, in=3), the layout nnx.ConvTranspose(transpose_kernel=True) stores.
+        painted = jax.lax.conv_transpose(code, self.encoder.conv.kernel[...], (STRIDE,), "VALID",
+                                         dimension_numbers=("NWC", "WIO", "NWC"), transpose_kernel=True)
+        return painted[..., 0] + self.decoder_bias[...][0]
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.decode(self.encode(x))

@@ -87,3 +87,29 @@ def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error) as info:
         call(model)
     assert words in str(info.value)
+
+
+def test_tied_decoder_is_the_transpose_of_the_encoders_convolution_matrix():
+    from course_utils import views
+    model = models.TiedPatchAutoencoder(rngs=nnx.Rngs(6), activation="linear")
+    kernel = np.asarray(model.encoder.conv.kernel[...])  # (7, 1, 3)
+    matrix = views.conv_matrix(3, np.transpose(kernel, (0, 2, 1)), 4)  # (3 positions * 3 channels, 15)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1, 15)).astype(np.float32)
+    code = rng.normal(size=(1, 3, 3)).astype(np.float32)
+    assert np.allclose(np.asarray(model.encode(x) - model.encoder.conv.bias[...])[0].ravel(), matrix @ x[0], atol=1e-5)
+    painted = np.asarray(model.decode(code))[0] - float(model.decoder_bias[...][0])
+    assert np.allclose(painted, matrix.T @ code[0].ravel(), atol=1e-5)
+    assert np.array_equal(model.decoder_filters(), model.encoder.filters())
+
+
+def test_tied_decoder_equals_an_untied_decoder_holding_the_encoders_kernel():
+    tied = models.TiedPatchAutoencoder(rngs=nnx.Rngs(8))
+    untied = models.PatchDecoder(rngs=nnx.Rngs(9))
+    untied.deconv.kernel[...] = tied.encoder.conv.kernel[...]
+    untied.deconv.bias[...] = tied.decoder_bias[...]
+    code = np.random.default_rng(10).normal(size=(2, 3, 3)).astype(np.float32)
+    assert np.allclose(tied.decode(code), untied(code), atol=1e-6)
+    assert tied(np.zeros((4, 7))).shape == (4, 7)
+    with pytest.raises(ValueError, match=r"\(batch, positions, 3\)"):
+        tied.decode(np.zeros((2, 1, 2)))

@@ -1,0 +1,375 @@
+"""The variational autoencoder: a model that chooses its own code noise.
+
+Used by notebook 08.
+
+A VAE (Kingma & Welling 2014, "Auto-Encoding Variational Bayes") encodes an input
+into a mean and a log-variance per latent, decodes a *sample* ``z = mean + std * eps``
+(the reparameterisation trick) and pays for every latent with its KL divergence to
+the prior N(0, 1). The loss is the negative ELBO with a Gaussian likelihood of fixed
+noise ``sigma`` (up to a constant)::
+
+    loss = sum_positions (x - decode(z))**2 / (2 sigma**2)  +  beta * sum_latents KL_i
+
+so ``beta * sigma**2`` is the noise variance below which a direction of the data is not
+worth a latent: for a linear model it is exactly probabilistic PCA (Tipping & Bishop
+1999; Lucas et al. 2019, "Don't Blame the ELBO!"), which keeps principal direction i
+iff its variance ``lambda_i > beta sigma**2``, with posterior standard deviation
+``sqrt(beta sigma**2 / lambda_i)`` and ``KL_i = 0.5 log(lambda_i / (beta sigma**2))``
+(:func:`linear_vae_prediction`).
+
+Two models: :class:`CurveVAE` (dense layers on whole 15-point curves) and
+:class:`PatchVAE` (the convolution and transposed convolution of Part I, kernel 7,
+stride 4). Both are linear, because the data is: the curves are exactly
+``p1*a + p2*b``. Plus the losses (:func:`vae_loss`, :func:`regularised_loss` for the tied, sparse and denoising autoencoders), the KL
+helpers, "active units" (Burda et al. 2016), and the explorer of notebook 08.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import ipywidgets as widgets
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+from flax import nnx
+from IPython.display import display
+
+from . import _checks, data
+from .models import KERNEL, STRIDE
+from .plotting import curve_axes
+
+LATENTS = 6
+"""Latents of the notebook's VAEs: more than the data needs (2 for curves)."""
+ACTIVE_THRESHOLD = 0.01
+"""Burda et al. (2016): a latent is active if its posterior mean varies across the data by more than this."""
+
+
+def _check_signals(name: str, x, length: int | None = None):
+    if not hasattr(x, "ndim") or x.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, length), got {getattr(x, 'shape', type(x).__name__)}")
+    if length is not None and x.shape[1] != length:
+        raise ValueError(f"{name} must have shape (batch, {length}), got {x.shape}")
+    if length is None and (x.shape[1] < KERNEL or (x.shape[1] - KERNEL) % STRIDE):
+        raise ValueError(
+            f"{name} length must be {KERNEL} + {STRIDE}*k (7, 11, 15, ...) so the windows tile it, got {x.shape[1]}")
+
+
+def _check_latents(name: str, z, latents: int, ndim: int, shape_hint: str):
+    if not hasattr(z, "ndim") or z.ndim != ndim or z.shape[-1] != latents:
+        raise ValueError(f"{name} must have shape {shape_hint} with {latents} latents, "
+                         f"got {getattr(z, 'shape', type(z).__name__)}")
+
+
+class CurveVAE(nnx.Module):
+    """A linear VAE on whole curves: Dense(15 -> mean), Dense(15 -> log-variance), Dense(latents -> 15).
+
+    ``encode(x)`` maps curves (batch, 15) to ``(mean, log_var)``, each (batch, latents);
+    ``decode(z)`` maps (batch, latents) to curves; ``model(x)`` decodes the mean.
+    """
+
+    def __init__(self, *, rngs: nnx.Rngs, latents: int = LATENTS):
+        self.latents = _checks.positive_int("latents", latents)
+        self.mean = nnx.Linear(data.N_POINTS, latents, rngs=rngs)
+        self.log_var = nnx.Linear(data.N_POINTS, latents, rngs=rngs)
+        self.decoder = nnx.Linear(latents, data.N_POINTS, rngs=rngs)
+
+    def encode(self, x):
+        _check_signals("x", x, data.N_POINTS)
+        return self.mean(x), self.log_var(x)
+
+    def decode(self, z):
+        _check_latents("z", z, self.latents, 2, "(batch, latents)")
+        return self.decoder(z)
+
+    def decoder_filters(self) -> jax.Array:
+        """(15, latents): column i is what latent i adds to the curve per unit."""
+        return self.decoder.kernel[...].T
+
+    def decoder_bias(self) -> jax.Array:
+        return self.decoder.bias[...]
+
+    def __call__(self, x):
+        return self.decode(self.encode(x)[0])
+
+
+class PatchVAE(nnx.Module):
+    """The Part I patch model as a VAE: Conv(1 -> 2*latents, kernel 7, stride 4), no activation,
+    then ConvTranspose(latents -> 1, kernel 7, stride 4, ``transpose_kernel=True``).
+
+    The first ``latents`` channels of the convolution are the means, the rest the
+    log-variances. ``encode(x)`` maps signals (batch, length) to ``(mean, log_var)``,
+    each (batch, positions, latents): one position for a 7-point patch.
+    """
+
+    def __init__(self, *, rngs: nnx.Rngs, latents: int = LATENTS):
+        self.latents = _checks.positive_int("latents", latents)
+        self.conv = nnx.Conv(1, 2 * latents, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", rngs=rngs)
+        self.deconv = nnx.ConvTranspose(latents, 1, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID",
+                                        transpose_kernel=True, rngs=rngs)
+
+    def encode(self, x):
+        _check_signals("x", x)
+        out = self.conv(x[..., None])
+        return out[..., :self.latents], out[..., self.latents:]
+
+    def decode(self, z):
+        _check_latents("z", z, self.latents, 3, "(batch, positions, latents)")
+        return self.deconv(z)[..., 0]
+
+    def decoder_filters(self) -> jax.Array:
+        """(7, latents): column i is painted, scaled by latent i (as ``models.PatchDecoder.filters``)."""
+        return self.deconv.kernel[...][:, 0, :]
+
+    def decoder_bias(self) -> jax.Array:
+        return self.deconv.bias[...]
+
+    def __call__(self, x):
+        return self.decode(self.encode(x)[0])
+
+
+# --- the KL divergence ---------------------------------------------------------------
+
+def gaussian_kl(mean, log_var):
+    """KL( N(mean, exp(log_var)) || N(0, 1) ), elementwise: 0.5 (mean^2 + var - 1 - log var)."""
+    return 0.5 * (mean**2 + jnp.exp(log_var) - 1.0 - log_var)
+
+
+def kl_monte_carlo(mean: float, std: float, *, n: int = 200_000, seed: int = 0) -> float:
+    """The same KL estimated by sampling: the mean of log q(z) - log p(z) over z ~ q.
+
+    Checks :func:`gaussian_kl` (tests) and shows what the closed form stands for.
+    """
+    mean = float(mean)
+    std = _checks.non_negative_float("std", std)
+    if std == 0:
+        raise ValueError("std must be > 0: a point mass has infinite KL to N(0, 1)")
+    z = mean + std * np.random.default_rng(_checks.positive_int("seed", seed, minimum=0)).standard_normal(
+        _checks.positive_int("n", n))
+    log_q = -0.5 * ((z - mean) / std) ** 2 - np.log(std)
+    log_p = -0.5 * z**2
+    return float(np.mean(log_q - log_p))  # the 0.5 log(2 pi) terms cancel
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class VAELoss:
+    """Negative ELBO per example: squared error / (2 sigma^2) + beta * KL, summed over positions and latents.
+
+    Made by :func:`vae_loss`. ``beta`` and ``sigma`` are arrays that a compiled run
+    takes as inputs, so a beta sweep shares one program.
+    """
+
+    beta: Any
+    sigma: Any
+
+    def __call__(self, model, batch, key):
+        mean, log_var = model.encode(batch)
+        z = mean + jnp.exp(0.5 * log_var) * jax.random.normal(key, mean.shape)  # the reparameterisation trick
+        reconstruction = ((model.decode(z) - batch) ** 2).sum(axis=-1) / (2 * self.sigma**2)
+        kl = gaussian_kl(mean, log_var).reshape(mean.shape[0], -1).sum(axis=-1)
+        return (reconstruction + self.beta * kl).mean()
+
+
+def vae_loss(*, beta: float = 1.0, sigma: float = 0.02) -> VAELoss:
+    """The VAE loss with KL weight ``beta`` and likelihood noise ``sigma`` (both > 0 for sigma)."""
+    beta = _checks.non_negative_float("beta", beta)
+    if _checks.non_negative_float("sigma", sigma) == 0:
+        raise ValueError("sigma must be > 0: it is the standard deviation of the likelihood")
+    return VAELoss(np.float32(beta), np.float32(sigma))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class RegularisedLoss:
+    """Mean squared error of an autoencoder plus the classic prices on it (notebook 08, parts 2-3).
+
+    ``weight_decay`` times the sum of squared kernel weights (L2; Kunin et al. 2019),
+    ``code_l1`` times the mean absolute code value (a sparse autoencoder), and Gaussian
+    input noise of standard deviation ``input_noise`` (a denoising autoencoder,
+    Vincent et al. 2008; notebook 05). For models with ``encode``/``decode`` such as
+    ``models.PatchAutoencoder`` and ``models.TiedPatchAutoencoder``; biases are not
+    decayed. The numbers are arrays, so all variants share one compiled program.
+    Made by :func:`regularised_loss`.
+    """
+
+    weight_decay: Any
+    code_l1: Any
+    input_noise: Any
+
+    def __call__(self, model, batch, key):
+        code = model.encode(batch + self.input_noise * jax.random.normal(key, batch.shape))
+        error = ((model.decode(code) - batch) ** 2).mean()
+        kernels = [v for path, v in nnx.to_flat_state(nnx.state(model, nnx.Param)) if path[-1] == "kernel"]
+        decay = sum((k[...] ** 2).sum() for k in kernels)
+        return error + self.weight_decay * decay + self.code_l1 * jnp.abs(code).mean()
+
+
+def regularised_loss(*, weight_decay: float = 0.0, code_l1: float = 0.0, input_noise: float = 0.0) -> RegularisedLoss:
+    """MSE + ``weight_decay`` * |kernels|^2 + ``code_l1`` * mean |code|, inputs noised by ``input_noise``."""
+    return RegularisedLoss(*(np.float32(_checks.non_negative_float(name, v)) for name, v in
+                             [("weight_decay", weight_decay), ("code_l1", code_l1), ("input_noise", input_noise)]))
+
+
+# --- reading a trained VAE ---------------------------------------------------------------
+
+def _latent_rows(array) -> np.ndarray:
+    """(batch, [positions,] latents) -> (rows, latents): every position counts as a row."""
+    array = np.asarray(array, np.float64)
+    return array.reshape(-1, array.shape[-1])
+
+
+def posterior(model, x) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and standard deviations of ``x``: each (rows, latents) as NumPy."""
+    if not hasattr(model, "encode") or not hasattr(model, "latents"):
+        raise TypeError(f"model must be a CurveVAE or PatchVAE, got {type(model).__name__}")
+    x = jnp.asarray(_checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"))
+    mean, log_var = _encode(nnx.split(model), x)
+    return _latent_rows(mean), np.exp(0.5 * _latent_rows(log_var))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _encode_jit(graphdef, state, x):
+    return nnx.merge(graphdef, state).encode(x)
+
+
+def _encode(split, x):
+    return _encode_jit(split[0], split[1], x)
+
+
+def kl_per_latent(mean, std) -> np.ndarray:
+    """Mean KL (nats) of each latent's posterior to N(0, 1) over the data: (latents,).
+
+    ``mean`` and ``std`` as :func:`posterior` returns them, (rows, latents).
+    """
+    mean = np.asarray(_checks.array("mean", mean, ndim=2, shape_hint="(rows, latents)"), np.float64)
+    std = np.asarray(_checks.array("std", std, ndim=2, shape_hint="(rows, latents)"), np.float64)
+    if mean.shape != std.shape:
+        raise ValueError(f"mean and std must have one shape, got {mean.shape} and {std.shape}")
+    if np.any(std <= 0):
+        raise ValueError("std must be > 0 everywhere")
+    return (0.5 * (mean**2 + std**2 - 1.0) - np.log(std)).mean(axis=0)  # gaussian_kl, in float64
+
+
+def activity(mean) -> np.ndarray:
+    """Variance across the data of each latent's posterior mean (Burda et al. 2016): (latents,)."""
+    mean = np.asarray(_checks.array("mean", mean, ndim=2, shape_hint="(rows, latents)"), np.float64)
+    if mean.shape[0] < 2:
+        raise ValueError(f"activity needs at least two rows to measure a variance, got {mean.shape[0]}")
+    return mean.var(axis=0)
+
+
+def active_units(mean, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
+    """Which latents are active: posterior-mean variance > ``threshold`` (Burda et al. 2016)."""
+    threshold = _checks.non_negative_float("threshold", threshold)
+    return activity(mean) > threshold
+
+
+def linear_vae_prediction(x, *, beta: float, sigma: float, latents: int = LATENTS) -> dict:
+    """What a linear VAE should find on ``x`` (pPCA; Lucas et al. 2019), per principal direction.
+
+    ``variance``: the data's variance along each direction (centred), the largest
+    ``latents``; ``active``: ``variance > beta sigma^2``; ``std``: posterior standard
+    deviation ``sqrt(beta sigma^2 / variance)`` (1 where inactive); ``kl``: nats,
+    ``0.5 log(variance / (beta sigma^2))`` (0 where inactive).
+    """
+    x = np.asarray(_checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"), np.float64)
+    noise = _checks.non_negative_float("beta", beta) * _checks.non_negative_float("sigma", sigma) ** 2
+    if noise == 0:
+        raise ValueError("beta and sigma must be > 0")
+    latents = _checks.positive_int("latents", latents)
+    centred = x - x.mean(axis=0)
+    variance = np.linalg.svd(centred, compute_uv=False) ** 2 / len(x)
+    variance = np.pad(variance, (0, max(0, latents - len(variance))))[:latents]
+    active = variance > noise
+    ratio = np.where(active, variance / noise, 1.0)
+    return {"variance": variance, "active": active, "std": np.sqrt(1 / ratio), "kl": 0.5 * np.log(ratio)}
+
+
+def r_squared(features, targets) -> np.ndarray:
+    """R^2 of the least-squares linear fit (with intercept) of each target column from ``features``."""
+    features = np.asarray(_checks.array("features", features, ndim=2, shape_hint="(rows, k)"), np.float64)
+    targets = np.asarray(_checks.array("targets", targets, ndim=2, shape_hint="(rows, m)"), np.float64)
+    if features.shape[0] != targets.shape[0]:
+        raise ValueError(f"features and targets need one row per example, got {features.shape[0]} and "
+                         f"{targets.shape[0]} rows")
+    design = np.column_stack([features, np.ones(len(features))])
+    fit, *_ = np.linalg.lstsq(design, targets, rcond=None)
+    residual = ((targets - design @ fit) ** 2).sum(axis=0)
+    return 1 - residual / ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+
+
+def prior_samples(model, n: int, *, seed: int) -> np.ndarray:
+    """Decode ``n`` draws from the prior N(0, I): (n, length) for a CurveVAE, (n, 7) for a PatchVAE."""
+    if not hasattr(model, "decode") or not hasattr(model, "latents"):
+        raise TypeError(f"model must be a CurveVAE or PatchVAE, got {type(model).__name__}")
+    n = _checks.positive_int("n", n)
+    z = np.random.default_rng(_checks.positive_int("seed", seed, minimum=0)).standard_normal((n, model.latents))
+    z = z.astype(np.float32) if isinstance(model, CurveVAE) else z[:, None, :].astype(np.float32)
+    return np.asarray(model.decode(z))
+
+
+# --- the explorer: two active latents -> a curve ---------------------------------------------
+
+def latent_curve_figure(model, latents=(0, 1)):
+    """Figure for the VAE explorer: the decoded curve (left) and the scaled filters (right)."""
+    if not isinstance(model, CurveVAE):
+        raise TypeError(f"model must be a CurveVAE, got {type(model).__name__}")
+    latents = tuple(_checks.positive_int("latent", i, minimum=0) for i in latents)
+    if len(latents) != 2 or max(latents) >= model.latents or latents[0] == latents[1]:
+        raise ValueError(f"latents must name two different latents in 0..{model.latents - 1}, got {latents}")
+    filters = np.asarray(model.decoder_filters(), np.float64)
+    bias = np.asarray(model.decoder_bias(), np.float64)
+    fig, (ax_curve, ax_filters) = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+    curve_axes(ax_curve, "decoded curve")
+    (curve,) = ax_curve.plot(range(data.N_POINTS), np.zeros(data.N_POINTS), "o-", color="black", label="decoder output")
+    (nearest,) = ax_curve.plot(range(data.N_POINTS), np.zeros(data.N_POINTS), "--", color="0.6",
+                               label="nearest curve of the family")
+    ax_curve.legend(loc="lower left", fontsize=8)
+    curve_axes(ax_filters, "z_i × filter i (and the bias)")
+    colors = ("tab:blue", "tab:orange")
+    scaled = [ax_filters.plot(range(data.N_POINTS), np.zeros(data.N_POINTS), "o-", color=c, markersize=3,
+                              label=f"latent {i} × its filter")[0] for i, c in zip(latents, colors)]
+    ax_filters.plot(range(data.N_POINTS), bias, ":", color="0.4", label="bias")
+    ax_filters.legend(loc="lower left", fontsize=8)
+    plt.close(fig)
+    a, b = data.basis()
+    return fig, {"curve": curve, "nearest": nearest, "scaled": scaled, "filters": filters, "bias": bias,
+                 "latents": latents, "basis": np.column_stack([a, b])}
+
+
+def update_latent_curve(artists: dict, z1: float, z2: float) -> np.ndarray:
+    """Set the two latents to (z1, z2), the others to 0 (their prior mean); redraw; return the curve."""
+    filters, (i, j) = artists["filters"], artists["latents"]
+    z = np.zeros(filters.shape[1])
+    z[i], z[j] = z1, z2
+    curve = filters @ z + artists["bias"]
+    for line, k in zip(artists["scaled"], (i, j)):
+        line.set_ydata(z[k] * filters[:, k])
+    artists["curve"].set_ydata(curve)
+    p, *_ = np.linalg.lstsq(artists["basis"], curve, rcond=None)
+    artists["nearest"].set_ydata(artists["basis"] @ p)
+    return curve
+
+
+def latent_curve_explorer(model, latents=(0, 1)) -> widgets.Widget:
+    """Two sliders on the active latents -> the decoded curve and the scaled filters."""
+    fig, artists = latent_curve_figure(model, latents)
+    sliders = {name: widgets.FloatSlider(value=0.5, min=-2.5, max=2.5, step=0.05, description=f"latent {k}",
+                                         continuous_update=True, readout_format=".2f")
+               for name, k in zip(("z1", "z2"), artists["latents"])}
+    out = widgets.Output()
+
+    def redraw(_change=None):
+        with out:
+            out.clear_output(wait=True)
+            update_latent_curve(artists, sliders["z1"].value, sliders["z2"].value)
+            display(fig)
+
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
