@@ -1,20 +1,26 @@
 """Looking inside trained models: aligning seeds, ablating code components, PCA, smoothness.
 
-Used by notebooks 04 (alignment, ablation, PCA) and 05 (smoothness).
+Used by notebooks 04 (alignment, ablation, PCA, angles to principal directions) and 05
+(smoothness, PCA).
 
 Filters of different seeds can only be compared after matching them up to sign and
 order: a model whose code component 1 is another model's component 3 with the sign
 flipped computes the same thing. :func:`align_filters` finds that matching.
+
+Angles between spans use :func:`scipy.linalg.subspace_angles` (accurate near 0,
+where ``arccos`` of a cosine close to 1 is not); the matching of filters across
+seeds is an assignment problem, solved by :func:`scipy.optimize.linear_sum_assignment`.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
+import scipy.optimize
 from flax import nnx
 
 from . import _checks
@@ -37,8 +43,10 @@ def align_filters(filters, reference: int = 0):
     """Match every seed's filters to the reference seed's, up to sign and order.
 
     ``filters`` has shape (seeds, taps, components). For each seed, the order of
-    components and their signs are chosen to maximise the summed cosine similarity
-    with the reference seed's filters (every permutation is tried: there are 6).
+    components and their signs are chosen to maximise the summed absolute cosine
+    similarity with the reference seed's filters: an assignment problem, solved
+    exactly by ``scipy.optimize.linear_sum_assignment`` (for 3 components it picks
+    the same order as trying all 6 permutations).
     Returns ``(aligned, order, signs)``: the reordered, sign-flipped filters (same
     shape), and for each seed the component order (seeds, components) and the
     signs applied (seeds, components).
@@ -54,7 +62,7 @@ def align_filters(filters, reference: int = 0):
     signs = np.empty((n_seeds, n_comp))
     for s in range(n_seeds):
         cos = ref.T @ _unit_columns(filters[s])  # cos[i, j]: reference i vs this seed's j
-        best = max(itertools.permutations(range(n_comp)), key=lambda p: np.abs(cos[range(n_comp), p]).sum())
+        _, best = scipy.optimize.linear_sum_assignment(np.abs(cos), maximize=True)  # best[i]: this seed's match for i
         orders[s] = best
         signs[s] = np.where(cos[range(n_comp), best] < 0, -1.0, 1.0)
         aligned[s] = filters[s][:, best] * signs[s]
@@ -122,16 +130,36 @@ def principal_angles_deg(span_a, span_b) -> np.ndarray:
     """Principal angles (degrees, ascending) between the column spans of two matrices.
 
     0 degrees: the spans share a direction; 90: orthogonal. Two spans of equal
-    dimension are the same subspace when every angle is 0.
+    dimension are the same subspace when every angle is 0. There are
+    ``min(k_a, k_b)`` angles (``scipy.linalg.subspace_angles``).
     """
     a = _checks.array("span_a", span_a, ndim=2, shape_hint="(length, k)")
     b = _checks.array("span_b", span_b, ndim=2, shape_hint="(length, k)")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"spans must live in one space: got lengths {a.shape[0]} and {b.shape[0]}")
-    qa, _ = np.linalg.qr(np.asarray(a, np.float64))
-    qb, _ = np.linalg.qr(np.asarray(b, np.float64))
-    cosines = np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), -1.0, 1.0)
-    return np.degrees(np.arccos(cosines))
+    angles = scipy.linalg.subspace_angles(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return np.sort(np.degrees(angles))
+
+
+def filter_angles_deg(filters, directions) -> np.ndarray:
+    """Angle (degrees, 0..90) between each filter and its own direction, sign ignored.
+
+    ``filters`` has shape ([seeds,] taps, k) and ``directions`` (taps, k): filter
+    column j is compared with direction column j alone, not with the span of all
+    directions (that is :func:`principal_angles_deg`). Returns ([seeds,] k).
+    """
+    ndim = np.ndim(filters)
+    if ndim not in (2, 3):
+        raise ValueError(f"filters must have shape (taps, k) or (seeds, taps, k), got {ndim} dimensions")
+    filters = np.asarray(_checks.array("filters", filters, ndim=ndim, shape_hint="([seeds,] taps, k)"), np.float64)
+    directions = np.asarray(_checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
+    if filters.shape[-2:] != directions.shape:
+        raise ValueError(f"filters {filters.shape} and directions {directions.shape} must pair up: "
+                         "one direction (column) per filter, same number of taps")
+    if np.any(np.linalg.norm(filters, axis=-2) == 0) or np.any(np.linalg.norm(directions, axis=0) == 0):
+        raise ValueError("a filter or direction of length 0 has no angle")
+    cosines = np.abs((_unit_columns(filters) * _unit_columns(directions)).sum(axis=-2))
+    return np.degrees(np.arccos(np.clip(cosines, 0.0, 1.0)))
 
 
 def roughness(filters) -> np.ndarray:

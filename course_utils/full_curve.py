@@ -20,9 +20,15 @@ patch model that learned to paint a whole patch doubles the output there. Each
   points, which are 0), so that the code gets a window before 0 and after 8; then
   every position is covered twice except 3, 7 and 11, which the halving weights
   treat right. The output is cropped back to 15 points.
+
+:func:`compare` scores any set of such reconstructions (and end-to-end models)
+position by position, and :func:`error_table` sums them up over the three kinds of
+position: :data:`OVERLAPS`, :data:`BORDERS` and the window middles :data:`MIDDLES`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -35,6 +41,16 @@ FIXES = ("none", "halve", "halve_published", "taper", "normalise", "pad")
 
 PAD = STRIDE
 """Points added on each side of the curve by the ``"pad"`` fix: one extra window each side."""
+
+_COUNTS = deconv.overlap_counts(len(data.WINDOW_STARTS), KERNEL, STRIDE)
+OVERLAPS = tuple(int(p) for p in np.flatnonzero(_COUNTS > 1))
+"""Positions painted by two windows: 4-6 and 8-10."""
+MIDDLES = tuple(start + KERNEL // 2 for start in data.WINDOW_STARTS if _COUNTS[start + KERNEL // 2] == 1)
+"""Positions painted once, by a window's middle tap: 3, 7 and 11 (every fix weights it 1)."""
+BORDERS = tuple(p for p in range(data.N_POINTS) if p not in OVERLAPS + MIDDLES)
+"""The rest: positions 0-2 and 12-14, painted once by an outer tap of the first or last window."""
+REGIONS = {"overlaps": OVERLAPS, "borders": BORDERS, "middles": MIDDLES}
+"""The three kinds of position, by name, in the order :func:`error_table` prints them."""
 
 
 def tap_weights(fix: str) -> np.ndarray:
@@ -107,3 +123,50 @@ def error_by_position(reconstruction, curves) -> np.ndarray:
     if reconstruction.shape != curves.shape:
         raise ValueError(f"reconstruction {reconstruction.shape} and curves {curves.shape} must have one shape")
     return ((reconstruction - curves) ** 2).mean(axis=0)
+
+
+Reconstructor = Callable[[np.ndarray], np.ndarray]
+"""Anything that maps curves (n, 15) to reconstructions (n, 15): one trained model, one way."""
+
+
+def assembled(models: Sequence, fix: str) -> list[Reconstructor]:
+    """One reconstructor per patch model: :func:`reconstruct` with ``fix``."""
+    _checks.one_of("fix", fix, set(FIXES))
+    return [lambda curves, m=m: reconstruct(m, curves, fix) for m in models]
+
+
+def end_to_end(models: Sequence) -> list[Reconstructor]:
+    """One reconstructor per model trained on whole curves: the model itself, no fix."""
+    return [lambda curves, m=m: np.asarray(m(jnp.asarray(curves, jnp.float32))) for m in models]
+
+
+def compare(variants: Mapping[str, Sequence[Reconstructor]], curves) -> dict[str, np.ndarray]:
+    """Error by position of every variant, averaged over its models (seeds): name -> (15,)."""
+    curves = _checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
+    if curves.shape[1] != data.N_POINTS:
+        raise ValueError(f"curves must have shape (n_curves, {data.N_POINTS}), got {curves.shape}")
+    errors = {}
+    for name, reconstructors in variants.items():
+        if len(reconstructors) == 0:
+            raise ValueError(f"variant {name!r} has no models to score")
+        errors[name] = np.mean([error_by_position(r(curves), curves) for r in reconstructors], axis=0)
+    return errors
+
+
+def region_errors(errors) -> dict[str, float]:
+    """Mean error over all 15 positions and over each of :data:`REGIONS`."""
+    errors = np.asarray(_checks.array("errors", errors, ndim=1, shape_hint="(15,)"))
+    if errors.shape != (data.N_POINTS,):
+        raise ValueError(f"errors must have one value per position, shape ({data.N_POINTS},), got {errors.shape}")
+    return {"all 15": float(errors.mean())} | {name: float(errors[list(p)].mean()) for name, p in REGIONS.items()}
+
+
+def error_table(errors: Mapping[str, np.ndarray]) -> str:
+    """The errors of :func:`compare` as a text table: one row per variant, one column per region."""
+    if not errors:
+        raise ValueError("error_table needs at least one variant, got none")
+    rows = {name: region_errors(e) for name, e in errors.items()}
+    width = max(len(name) for name in rows) + 2
+    header = f"{'variant':{width}s}" + "".join(f"{column:>10s}" for column in next(iter(rows.values())))
+    lines = [f"{name:{width}s}" + "".join(f"{v:10.2e}" for v in row.values()) for name, row in rows.items()]
+    return "\n".join([header, *lines])

@@ -15,6 +15,10 @@ and ``w`` of shape (kernel, in_channels, out_channels), with no padding:
 4. :func:`by_gradient`: the gradient of that convolution with respect to its input
    (``jax.vjp``), fed ``x`` as the incoming gradient.
 
+View 2 is also how JAX itself computes it: ``jax.lax.conv_transpose`` is one call
+of ``jax.lax.conv_general_dilated`` with ``lhs_dilation=stride`` (the zeros between
+inputs), which :func:`by_lhs_dilation` makes directly.
+
 Padding follows PyTorch's ``ConvTranspose1d``: ``padding`` crops that many
 positions from each end of the full output, ``output_padding`` adds positions at
 the end. :func:`lax_padding` turns them into the explicit padding that
@@ -72,6 +76,24 @@ def by_dilated_convolution(x, w, stride: int) -> np.ndarray:
     out_length = padded.shape[0] - kernel + 1
     # An ordinary stride-1 convolution, written as a sum over taps: out[j] = sum_m padded[j + m] @ flipped[m].
     return sum(padded[m:m + out_length] @ flipped[m] for m in range(kernel))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _lhs_dilated(x, w, stride):
+    kernel = w.shape[0]
+    return jax.lax.conv_general_dilated(x[None], w[::-1], window_strides=(1,), padding=((kernel - 1, kernel - 1),),
+                                        lhs_dilation=(stride,), dimension_numbers=("NWC", "WIO", "NWC"))[0]
+
+
+def by_lhs_dilation(x, w, stride: int) -> jnp.ndarray:
+    """View 2 as XLA runs it: ``lax.conv_general_dilated`` with ``lhs_dilation=stride``.
+
+    The input ("left-hand side") is dilated by the stride inside the convolution,
+    padded ``kernel - 1`` on each side, and the flipped kernel slides with stride 1.
+    """
+    x, w = deconv._check_pair(x, w)
+    stride = _checks.positive_int("stride", stride)
+    return _lhs_dilated(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32), stride)
 
 
 def conv_matrix(length: int, w, stride: int) -> np.ndarray:
@@ -169,3 +191,44 @@ def lax_padding(kernel: int, padding: int = 0, output_padding: int = 0) -> tuple
     padding = _checks.positive_int("padding", padding, minimum=0)
     output_padding = _checks.positive_int("output_padding", output_padding, minimum=0)
     return ((kernel - 1 - padding, kernel - 1 - padding + output_padding),)
+
+
+def lax_length_mismatches(ns, kernels, strides) -> tuple[int, list[tuple]]:
+    """Compare :func:`output_length` with ``jax.lax.conv_transpose`` on a grid of sizes.
+
+    Every combination of ``n`` in ``ns``, ``kernel`` in ``kernels``, ``stride`` in
+    ``strides``, every ``padding`` below the kernel and every ``output_padding``
+    below the stride (skipping paddings that crop everything) is translated with
+    :func:`lax_padding` and given to ``jax.eval_shape``, which returns the output
+    shape without computing anything. Returns ``(checked, mismatches)``, each
+    mismatch ``(n, kernel, stride, padding, output_padding, jax_length, formula)``.
+    """
+    grid = {}
+    for name, values in (("ns", ns), ("kernels", kernels), ("strides", strides)):
+        values = list(values)
+        if not values:
+            raise ValueError(f"{name} must hold at least one size, got none")
+        grid[name] = [_checks.positive_int(name, v) for v in values]
+    checked, mismatches = 0, []
+    for n in grid["ns"]:
+        for kernel in grid["kernels"]:
+            for stride in grid["strides"]:
+                for padding in range(kernel):
+                    for output_padding in range(stride):
+                        try:
+                            expected = output_length(n, kernel, stride, padding, output_padding)
+                        except ValueError:
+                            continue  # padding crops the whole output
+                        got = _lax_length(n, kernel, stride, lax_padding(kernel, padding, output_padding))
+                        checked += 1
+                        if got != expected:
+                            mismatches.append((n, kernel, stride, padding, output_padding, got, expected))
+    return checked, mismatches
+
+
+def _lax_length(n: int, kernel: int, stride: int, padding) -> int:
+    x = jax.ShapeDtypeStruct((1, n, 1), np.float32)  # shapes only: nothing is computed
+    k = jax.ShapeDtypeStruct((kernel, 1, 1), np.float32)
+    out = jax.eval_shape(lambda x, k: jax.lax.conv_transpose(x, k, (stride,), padding,
+                                                             dimension_numbers=("NWC", "WIO", "NWC")), x, k)
+    return out.shape[1]

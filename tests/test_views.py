@@ -25,6 +25,27 @@ def test_the_four_views_agree_on_random_shapes(problem):
         assert np.allclose(out, reference, atol=1e-4, rtol=1e-4), name
 
 
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_lhs_dilation_is_the_dilated_convolution_view(problem):
+    x, w, stride = problem
+    assert np.allclose(views.by_lhs_dilation(x, w, stride), views.by_painting(x, w, stride), atol=1e-4, rtol=1e-4)
+
+
+def test_lax_conv_transpose_is_one_lhs_dilated_convolution():
+    jaxpr = str(jax.make_jaxpr(lambda x, k: jax.lax.conv_transpose(x, k, (4,), "VALID", dimension_numbers=DN))(
+        np.ones((1, 3, 1), np.float32), np.ones((7, 1, 1), np.float32)))
+    assert jaxpr.count("conv_general_dilated") == 1 and "lhs_dilation=(4,)" in jaxpr
+
+
+def test_lax_length_grid_finds_no_mismatch_and_counts_its_cases():
+    checked, mismatches = views.lax_length_mismatches([1, 3], [1, 7], [1, 4])
+    # padding < kernel and output_padding < stride, minus paddings that crop everything
+    expected = sum(1 for n in (1, 3) for k in (1, 7) for s in (1, 4) for p in range(k) for op in range(s)
+                   if s * (n - 1) + k - 2 * p + op >= 1)
+    assert checked == expected and mismatches == []
+
+
 def test_the_matrix_view_is_the_transpose_of_the_convolution():
     rng = np.random.default_rng(0)
     w = rng.normal(size=(7, 3, 1)).astype(np.float32)
@@ -109,6 +130,9 @@ def test_default_lax_conv_transpose_paints_the_kernel_flipped():
         (lambda: views.by_gradient(np.ones((3, 2)), np.ones((7, 1, 1)), 4), ValueError, "channels"),
         (lambda: views.conv_matrix(0, np.ones((7, 1, 1)), 4), ValueError, "length must be"),
         (lambda: views.lax_padding(7, 1.5), TypeError, "padding must be an integer"),
+        (lambda: views.lax_length_mismatches([], [7], [4]), ValueError, "ns must hold at least one"),
+        (lambda: views.lax_length_mismatches([3], [0], [4]), ValueError, "kernels must be"),
+        (lambda: views.by_lhs_dilation(np.ones((3, 2)), np.ones((7, 1, 1)), 4), ValueError, "channels"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, words):
