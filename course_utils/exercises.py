@@ -1,15 +1,50 @@
-"""Check functions for the exercises at the end of each notebook.
+"""Check functions and worked solutions for the exercises at the end of each notebook.
 
-Used by notebooks 01-07. Each check prints a short verdict for the student
-and returns True (right), False (wrong) or None (not attempted yet: the answer is
-still ``None``), so that an unattempted notebook still runs top to bottom.
+Used by notebooks 01-10. Each ``check_*`` prints a short verdict for the student (right,
+or what is wrong: the shape, or how far off) and returns True (right), False (wrong) or
+None (not attempted yet: the answer is still ``None``), so that an unattempted
+notebook still runs top to bottom. A hint says what kind of answer is wanted, never
+the answer.
+
+``solution(name, ...)`` prints the code of a worked solution and returns its answer.
+The solutions compute the answer the way the exercise asks (by hand, from the
+pieces it names), not by calling what the check compares against; every notebook
+runs its solutions through its checks in its last cells, so CI proves each exercise
+can be solved as stated.
 """
 
 from __future__ import annotations
 
+import inspect
+from typing import Callable
+
 import numpy as np
 
 from . import analysis, data, deconv, full_curve, views
+
+
+SOLUTIONS: dict[str, Callable] = {}
+"""Worked solutions by exercise name (the check's name without ``check_``)."""
+
+
+def _solves(function: Callable) -> Callable:
+    """Register ``solve_<name>`` as the worked solution of exercise ``<name>``."""
+    SOLUTIONS[function.__name__.removeprefix("solve_")] = function
+    return function
+
+
+def solution(name: str, *args, show: bool = True, **kwargs):
+    """Print the worked solution of exercise ``name`` (unless ``show=False``) and return its answer.
+
+    Pass what the exercise's check takes besides the answer, e.g.
+    ``solution("code_by_hand", best, patch)``. Try the exercise first!
+    """
+    if name not in SOLUTIONS:
+        raise ValueError(f"unknown exercise {name!r}: choose one of {sorted(SOLUTIONS)}")
+    function = SOLUTIONS[name]
+    if show:
+        print(inspect.getsource(function).split("\n", 1)[1])  # without the @_solves line
+    return function(*args, **kwargs)
 
 
 def _verdict(answer, expected, *, what: str, atol: float = 1e-5):
@@ -38,7 +73,13 @@ def _verdict(answer, expected, *, what: str, atol: float = 1e-5):
 def check_curve_from_basis(answer):
     """Exercise: the curve for p1=0.3, p2=-0.5, built from ``data.basis()``."""
     return _verdict(answer, data.curves_from_parameters(0.3, -0.5)[0],
-                    what="a 15-vector: 0.3*a - 0.5*b")
+                    what="a 15-vector built from a and b")
+
+
+@_solves
+def solve_curve_from_basis():
+    a, b = data.basis()  # every curve is p1*a + p2*b
+    return 0.3 * a - 0.5 * b
 
 
 def check_windows_covering(answer):
@@ -47,9 +88,25 @@ def check_windows_covering(answer):
                     what="15 integers, one per position")
 
 
+@_solves
+def solve_windows_covering():
+    counts = np.zeros(15, int)
+    for start in (0, 4, 8):
+        counts[start:start + 7] += 1  # each window covers 7 positions
+    return counts
+
+
 def check_max_abs_y(answer):
     """Exercise: the largest |y| any curve of the family can reach."""
     return _verdict(answer, 0.75, what="one number (hint: p1 = p2 = 1 and the curve's middle)", atol=1e-2)
+
+
+@_solves
+def solve_max_abs_y():
+    # |y| is largest when both control heights are +-1 and equal: y(t) = 3t(1-t) there,
+    # whose maximum, at t = 1/2, is 3/4.
+    t = np.linspace(0, 1, 10001)
+    return float((3 * (1 - t) ** 2 * t + 3 * (1 - t) * t**2).max())
 
 
 # --- notebook 02 ----------------------------------------------------------------
@@ -57,13 +114,26 @@ def check_max_abs_y(answer):
 def check_code_by_hand(answer, model, patch):
     """Exercise: the 3-number code of ``patch`` computed from the encoder's weights."""
     expected = np.asarray(model.encode(np.asarray(patch, np.float32)[None]))[0, 0]
-    return _verdict(answer, expected, what="3 numbers: tanh(patch @ filters + bias)")
+    return _verdict(answer, expected, what="3 numbers, one per filter")
+
+
+@_solves
+def solve_code_by_hand(model, patch):
+    filters = np.asarray(model.encoder.filters())  # (7 taps, 3 filters)
+    bias = np.asarray(model.encoder.conv.bias[...])
+    return np.tanh(np.asarray(patch) @ filters + bias)  # one dot product per filter
 
 
 def check_sum_of_filters(answer, model, code):
     """Exercise: the decoder's output for ``code`` as a sum of scaled filters plus bias."""
     expected = np.asarray(model.decode(np.asarray(code, np.float32).reshape(1, 1, 3)))[0]
-    return _verdict(answer, expected, what="7 numbers: filters @ code + bias")
+    return _verdict(answer, expected, what="7 numbers, one per position of the patch")
+
+
+@_solves
+def solve_sum_of_filters(model, code):
+    filters = np.asarray(model.decoder.filters())  # (7 taps, 3 filters)
+    return sum(code[c] * filters[:, c] for c in range(3)) + float(model.decoder.bias())
 
 
 # --- notebook 03 ----------------------------------------------------------------
@@ -71,7 +141,13 @@ def check_sum_of_filters(answer, model, code):
 def check_output_change(answer, model):
     """Exercise: how much the output at tap 3 moves when c2 grows by 0.1."""
     return _verdict(answer, 0.1 * float(model.decoder.filters()[3, 1]),
-                    what="one number: 0.1 times tap 3 of filter 2")
+                    what="one number (the change of the output, not its new value)")
+
+
+@_solves
+def solve_output_change(model):
+    filters = np.asarray(model.decoder.filters())
+    return 0.1 * filters[3, 1]  # the output is linear in the code: only filter 2's tap 3 moves it
 
 
 def check_code_for_target(answer, model, target):
@@ -79,6 +155,13 @@ def check_code_for_target(answer, model, target):
     filters = np.asarray(model.decoder.filters(), np.float64)
     best, *_ = np.linalg.lstsq(filters, np.asarray(target, np.float64) - float(model.decoder.bias()), rcond=None)
     return _verdict(answer, best, what="3 numbers (hint: least squares, np.linalg.lstsq)", atol=1e-3)
+
+
+@_solves
+def solve_code_for_target(model, target):
+    filters = np.asarray(model.decoder.filters(), np.float64)
+    code, *_ = np.linalg.lstsq(filters, np.asarray(target) - float(model.decoder.bias()), rcond=None)
+    return code
 
 
 # --- notebook 04 ----------------------------------------------------------------
@@ -89,9 +172,24 @@ def check_effective_noise(answer):
                     atol=1e-9)
 
 
+@_solves
+def solve_effective_noise():
+    std = np.ones(3)
+    std[0:] *= 0.1  # every slice starts at its index and runs to the end,
+    std[1:] *= 0.01  # so later components are scaled again and again
+    std[2:] *= 0.001
+    return std
+
+
 def check_most_important_component(answer, ablation_row):
     """Exercise: which component (1, 2 or 3) costs most when zeroed, from an ablation row."""
     return _verdict(answer, int(np.argmax(np.asarray(ablation_row)[1:])) + 1, what="1, 2 or 3", atol=0)
+
+
+@_solves
+def solve_most_important_component(ablation_row):
+    costs = {component: ablation_row[component] for component in (1, 2, 3)}  # entry 0 keeps all
+    return max(costs, key=costs.get)
 
 
 # --- notebook 05 ----------------------------------------------------------------
@@ -102,11 +200,26 @@ def check_roughness(answer, filt):
     return _verdict(answer, expected, what="one number")
 
 
+@_solves
+def solve_roughness(filt):
+    unit = np.asarray(filt) / np.linalg.norm(filt)
+    return float((np.diff(unit, n=2) ** 2).mean())
+
+
 # --- notebook 06 ----------------------------------------------------------------
 
 def check_taper_coverage(answer):
     """Exercise: the total taper weight each of the 15 positions receives."""
     return _verdict(answer, full_curve.coverage("taper"), what="15 numbers")
+
+
+@_solves
+def solve_taper_coverage():
+    taper = 1 - np.abs(np.arange(7) - 3) / 4
+    total = np.zeros(15)
+    for start in (0, 4, 8):
+        total[start:start + 7] += taper
+    return total
 
 
 # --- notebook 07 ----------------------------------------------------------------
@@ -117,18 +230,36 @@ def check_output_length(answer, n_inputs, kernel, stride, padding=0, output_padd
                     what="one integer", atol=0)
 
 
+@_solves
+def solve_output_length(n_inputs, kernel, stride, padding=0, output_padding=0):
+    full = stride * (n_inputs - 1) + kernel  # every window painted
+    return full - 2 * padding + output_padding  # padding crops both ends
+
+
 # --- notebook 08 ----------------------------------------------------------------
 
 def check_gaussian_kl(answer, mean, std):
     """Exercise: KL( N(mean, std^2) || N(0, 1) ) in nats, from the closed form."""
     from .vae import gaussian_kl
     return _verdict(answer, float(gaussian_kl(float(mean), 2 * np.log(float(std)))),
-                    what="one number: 0.5 * (mean**2 + std**2 - 1 - log(std**2))", atol=1e-4)
+                    what="one number, in nats, from the closed form", atol=1e-4)
+
+
+@_solves
+def solve_gaussian_kl(mean, std):
+    variance = std**2
+    return 0.5 * (mean**2 + variance - 1 - np.log(variance))  # KL(N(mean, std^2) || N(0, 1)), nats
 
 
 def check_kept_latents(answer, variances, beta, sigma):
     """Exercise: how many directions a linear VAE keeps: those with variance > beta * sigma^2."""
     return _verdict(answer, int(np.sum(np.asarray(variances) > beta * sigma**2)), what="one integer", atol=0)
+
+
+@_solves
+def solve_kept_latents(variances, beta, sigma):
+    # a direction is worth a latent when its variance beats the price beta * sigma^2
+    return sum(1 for variance in variances if variance > beta * sigma**2)
 
 
 # --- notebook 09 ----------------------------------------------------------------
@@ -139,10 +270,30 @@ def check_overlap_image(answer, n_inputs=(3, 3), kernel=5, stride=2):
                     what="an image of integers (hint: the outer product of the two axes' 1-D counts)", atol=0)
 
 
+@_solves
+def solve_overlap_image(n_inputs=(3, 3), kernel=5, stride=2):
+    rows = np.zeros(stride * (n_inputs[0] - 1) + kernel, int)
+    cols = np.zeros(stride * (n_inputs[1] - 1) + kernel, int)
+    for i in range(n_inputs[0]):
+        rows[stride * i:stride * i + kernel] += 1
+    for j in range(n_inputs[1]):
+        cols[stride * j:stride * j + kernel] += 1
+    return np.outer(rows, cols)  # a pixel is covered by (windows over its row) x (windows over its column)
+
+
 def check_interior_ratio(answer, kernel=5, stride=3):
     """Exercise: largest / smallest interior overlap count of a 2-D transposed convolution."""
     inner = deconv.interior_overlap_counts((6, 6), kernel, stride)
     return _verdict(answer, inner.max() / inner.min(), what="one number (the 1-D ratio, squared)")
+
+
+@_solves
+def solve_interior_ratio(kernel=5, stride=3):
+    counts = np.zeros(stride * 9 + kernel, int)  # 10 windows in 1-D, plenty for an interior
+    for i in range(10):
+        counts[stride * i:stride * i + kernel] += 1
+    interior = counts[kernel - 1:-(kernel - 1)]
+    return (interior.max() / interior.min()) ** 2  # the 2-D counts are products of the 1-D ones
 
 
 def check_subkernel_sums(answer, kernel):
@@ -152,6 +303,12 @@ def check_subkernel_sums(answer, kernel):
 
     return _verdict(answer, upsampling.subkernel_sums(np.asarray(kernel, np.float64), 2),
                     what="a 2x2 array: entry [a, b] is kernel[a::2, b::2].sum()")
+
+
+@_solves
+def solve_subkernel_sums(kernel):
+    kernel = np.asarray(kernel)
+    return np.array([[kernel[a::2, b::2].sum() for b in range(2)] for a in range(2)])
 
 
 # --- notebook 10 ---------------------------------------------------------------

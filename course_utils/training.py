@@ -68,10 +68,6 @@ class TrainConfig:
     """Submodules (attribute names of the model, e.g. ("discriminator", "generator"))
     trained in turn, each step, each with its own Adam on its own loss: the loss then
     returns a dict {player: scalar}. Every parameter must belong to one player."""
-    # TRANSITIONAL (removed once the notebooks pass loss=reconstruction_loss(...)):
-    code_noise: Any = None
-    input_noise: float = 0.0
-    loss_weights: Any = None
 
     def __post_init__(self):
         _checks.positive_int("steps", self.steps)
@@ -529,9 +525,6 @@ def train(
     if jax.tree.leaves(nnx.state(abstract, nnx.RngState)):
         raise ValueError("train() cannot carry random-number state inside a model (an nnx.Rngs or nnx.Dropout "
                          "holding rngs): draw randomness in the loss from its key argument instead")
-    if loss is None and (config.code_noise is not None or config.input_noise or config.loss_weights is not None):
-        loss = reconstruction_loss(code_noise=config.code_noise, input_noise=config.input_noise,
-                                   weights=config.loss_weights)  # TRANSITIONAL
     loss = _checked_loss(loss, graphdef, abstract_groups, abstract_other, data, config.batch_size, config.players)
     loop = config.loop if config.loop != "auto" else ("step" if _uses_2d_convolutions(abstract) else "scan")
     step = _Step(graphdef, config.batch_size, config.learning_rate, config.b1, config.players)
