@@ -317,15 +317,29 @@ def check_scaled_grey_level(answer):
     """Exercise: grey level 4 of ``load_digits`` after scaling to [-1, 1]."""
     from . import gan
 
-    return _verdict(answer, float(gan.scale_digits([4.0])[0]), what="one number (hint: level / 8 - 1)")
+    return _verdict(answer, float(gan.scale_digits([4.0])[0]), what="one number in [-1, 1]")
+
+
+@_solves
+def solve_scaled_grey_level():
+    # 0..16 onto [-1, 1]: divide by 8 (range 16 -> 2), then shift 0 to -1
+    return 4 / 8 - 1
 
 
 def check_shifted_frechet(answer):
     """Exercise: the Frechet distance between 8x8 images and the same images plus 0.5."""
     from . import gan
 
-    return _verdict(answer, gan.SIZE * gan.SIZE * 0.5**2, what="one number: the squared length of the shift",
-                    atol=1e-3)
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(200, gan.SIZE, gan.SIZE))
+    return _verdict(answer, gan.frechet_distance(images, images + 0.5), what="one number", atol=1e-3)
+
+
+@_solves
+def solve_shifted_frechet():
+    # equal covariances: the trace term is 0; only |mean_a - mean_b|^2 is left, 0.5 on each of 64 pixels
+    shift = np.full(8 * 8, 0.5)
+    return float(shift @ shift)
 
 
 def check_windows_over_pixel(answer):
@@ -334,9 +348,25 @@ def check_windows_over_pixel(answer):
     return _verdict(answer, [counts[4, 5], counts[4, 4]], what="a pair of integers", atol=0)
 
 
+@_solves
+def solve_windows_over_pixel():
+    # input i paints rows 2i..2i+2 (and columns alike); a pixel counts the windows of its row times those of its column
+    def windows(position):
+        return sum(1 for i in range(4) if 2 * i <= position <= 2 * i + 2)
+
+    return (windows(4) * windows(5), windows(4) * windows(4))
+
+
 def check_collapsed_coverage(answer):
     """Exercise: ``classes`` and ``largest_share`` for a generator drawing only 1s and 7s, half each."""
     from . import gan
 
     coverage = gan.class_coverage(np.array([1, 7] * 50))
     return _verdict(answer, [coverage.classes, coverage.largest_share], what="a pair: (classes, largest_share)")
+
+
+@_solves
+def solve_collapsed_coverage():
+    # 100 samples: 50 ones, 50 sevens; a class counts when it holds at least 2 % of them
+    shares = np.bincount([1, 7] * 50, minlength=10) / 100
+    return (int((shares >= 0.02).sum()), float(shares.max()))

@@ -1,0 +1,506 @@
+"""A digit generator trained adversarially (DCGAN), and how to judge its samples.
+
+Used by notebook 10.
+
+- Data: scikit-learn's ``load_digits``, 1,797 real 8x8 handwritten digits with 16
+  grey levels, shipped inside the package, scaled to [-1, 1] (the range of ``tanh``).
+- Models (Radford, Metz & Chintala 2016, "Unsupervised representation learning with
+  deep convolutional generative adversarial networks"): a generator that paints a
+  latent vector up to 2x2 -> 4x4 -> 8x8 with notebook 09's layers
+  (:class:`course_utils.upsampling.Upsample2x`): 3x3 transposed convolutions with
+  stride 2 (``"transposed k3 s2"``), or nearest-neighbour resizing followed by a 3x3
+  convolution (``"resize-conv"``, Odena, Dumoulin & Olah 2016); and a discriminator
+  of strided convolutions with leaky ReLU. :class:`GAN` holds both, so
+  ``training.train`` can train them in turn (``players=PLAYERS``) on the two losses
+  of :func:`gan_loss`.
+- Judging samples without the discriminator: an independent classifier trained on
+  real digits (class coverage, largest class share, confidence), the Frechet distance
+  between pixel statistics, and distances to the nearest training image (copies?).
+  The checkerboard measures are notebook 09's (``upsampling.MEASURES``).
+- The latent explorer and the latent-walk animation follow the pattern of
+  :mod:`course_utils.widgets`: ``latent_explorer_figure()`` returns the artists,
+  ``update_latent_explorer()`` redraws them (tests call it), ``latent_explorer()``
+  wires two sliders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from . import _checks, upsampling
+
+SIZE = 8
+"""Digits are SIZE x SIZE pixels."""
+LATENT = 16
+"""Length of the generator's latent vector."""
+CLASSES = 10
+
+
+# --- data -----------------------------------------------------------------------
+
+def scale_digits(pixels) -> np.ndarray:
+    """Grey levels 0..16 (``load_digits``) -> [-1, 1]: 0 (white paper) -> -1, 16 (ink) -> 1."""
+    pixels = np.asarray(pixels, np.float32)
+    if pixels.size == 0:
+        raise ValueError("pixels must not be empty")
+    if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 16:
+        raise ValueError(f"pixels must be grey levels in 0..16, got values in "
+                         f"[{np.nanmin(pixels):g}, {np.nanmax(pixels):g}]")
+    return pixels / 8.0 - 1.0
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded():
+    from sklearn.datasets import load_digits  # imported here: only notebook 10 needs scikit-learn
+
+    bunch = load_digits()
+    return bunch.images.astype(np.float32), bunch.target.astype(np.int32)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 digits as images (n, 8, 8, 1) in [-1, 1], and their labels (n,) in 0..9."""
+    images, labels = _loaded()
+    return scale_digits(images)[..., None], labels.copy()
+
+
+def split(n: int, held_out: float = 0.25, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random row numbers for training and for holding out: ``(train, held_out)``."""
+    n = _checks.positive_int("n", n, minimum=2)
+    held_out = _checks.non_negative_float("held_out", held_out)
+    if not 0 < held_out < 1:
+        raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out}")
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    order = np.random.default_rng(seed).permutation(n)
+    cut = n - max(1, round(held_out * n))
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+# --- models -----------------------------------------------------------------------
+
+KINDS = ("transposed k3 s2", "resize-conv")
+"""The generator's two ways to double the image size, notebook 09's layers
+(:class:`course_utils.upsampling.Upsample2x`): a 3x3 transposed convolution with
+stride 2 (3 is not divisible by 2: uneven overlap, like Part I's kernel 7, stride 4),
+or nearest-neighbour resizing followed by a 3x3 convolution. Both have a 3x3 kernel
+from the same channels to the same channels: the same parameters, used differently."""
+
+
+class Generator(nnx.Module):
+    """Latent vectors (n, LATENT) -> digits (n, 8, 8, 1) in [-1, 1]: 2x2x64 -> 4x4x32 -> 8x8x1.
+
+    DCGAN's recipe: a linear layer to a small image, then layers that double its size,
+    batch norm and ReLU between them, ``tanh`` at the end.
+    """
+
+    def __init__(self, kind: str = KINDS[0], *, channels: int = 64, rngs: nnx.Rngs):
+        self.kind = _checks.one_of("kind", kind, set(KINDS))
+        self.channels = _checks.positive_int("channels", channels, minimum=2)
+        self.project = nnx.Linear(LATENT, 2 * 2 * channels, rngs=rngs)
+        self.norm0 = nnx.BatchNorm(2 * 2 * channels, rngs=rngs)
+        self.up1 = upsampling.Upsample2x(kind, channels, channels // 2, rngs=rngs)
+        self.norm1 = nnx.BatchNorm(channels // 2, rngs=rngs)
+        self.up2 = upsampling.Upsample2x(kind, channels // 2, 1, rngs=rngs)
+
+    def __call__(self, z):
+        h = nnx.relu(self.norm0(self.project(z))).reshape(z.shape[0], 2, 2, self.channels)
+        h = nnx.relu(self.norm1(self.up1(h)))
+        return jnp.tanh(self.up2(h))
+
+
+class Discriminator(nnx.Module):
+    """Digits (n, 8, 8, 1) -> one logit per digit (n,): "real" when positive.
+
+    Two strided 3x3 convolutions (8x8 -> 4x4 -> 2x2) with leaky ReLU (slope 0.2), as in
+    DCGAN (no pooling), then a linear read-out. DCGAN also puts batch norm in its
+    discriminator; this small one trains without it.
+    """
+
+    def __init__(self, *, channels: int = 32, rngs: nnx.Rngs):
+        channels = _checks.positive_int("channels", channels)
+        pad = ((1, 1), (1, 1))  # with stride 2: 8 -> 4 -> 2
+        self.conv1 = nnx.Conv(1, channels, (3, 3), strides=(2, 2), padding=pad, rngs=rngs)
+        self.conv2 = nnx.Conv(channels, 2 * channels, (3, 3), strides=(2, 2), padding=pad, rngs=rngs)
+        self.read = nnx.Linear(2 * 2 * 2 * channels, 1, rngs=rngs)
+
+    def __call__(self, x):
+        if not hasattr(x, "ndim") or x.ndim != 4 or tuple(x.shape[1:]) != (SIZE, SIZE, 1):
+            raise ValueError(f"x must be digits of shape (n, {SIZE}, {SIZE}, 1), got {getattr(x, 'shape', x)}")
+        h = nnx.leaky_relu(self.conv1(x), 0.2)
+        h = nnx.leaky_relu(self.conv2(h), 0.2)
+        return self.read(h.reshape(x.shape[0], -1))[:, 0]
+
+
+class GAN(nnx.Module):
+    """A generator and a discriminator in one module: the two players of ``training.train``."""
+
+    def __init__(self, kind: str = KINDS[0], *, generator_channels: int = 64, discriminator_channels: int = 32,
+                 rngs: nnx.Rngs):
+        self.generator = Generator(kind, channels=generator_channels, rngs=rngs)
+        self.discriminator = Discriminator(channels=discriminator_channels, rngs=rngs)
+
+
+PLAYERS = ("discriminator", "generator")
+
+
+def gan_loss(model: GAN, batch, key) -> dict:
+    """Both players' losses on a batch of real digits and as many fresh latent vectors.
+
+    The discriminator minimises the cross-entropy of calling real digits real and
+    generated ones fake; the generator minimises ``-log D(G(z))`` (the "non-saturating"
+    loss of Goodfellow et al. 2014, which DCGAN uses), so it still gets a gradient
+    when the discriminator rejects its samples confidently.
+    """
+    real = batch[0] if isinstance(batch, tuple) else batch
+    z = jax.random.normal(key, (real.shape[0], LATENT))
+    fake = model.generator(z)
+    real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)
+    d_loss = jax.nn.softplus(-real_logits).mean() + jax.nn.softplus(fake_logits).mean()
+    g_loss = jax.nn.softplus(-fake_logits).mean()
+    return {"discriminator": d_loss, "generator": g_loss}
+
+
+def latents(n: int, *, seed: int = 0) -> np.ndarray:
+    """``n`` latent vectors drawn from N(0, I): (n, LATENT)."""
+    n = _checks.positive_int("n", n)
+    return np.random.default_rng(_checks.positive_int("seed", seed, minimum=0)).standard_normal(
+        (n, LATENT)).astype(np.float32)
+
+
+def generate(generator: Generator, z) -> np.ndarray:
+    """The generator's digits for latent vectors ``z`` (n, LATENT), in evaluation mode.
+
+    Evaluation mode: batch norm uses the running statistics gathered during training,
+    so a digit does not depend on which other latents share its batch.
+    """
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a gan.Generator, got {type(generator).__name__}")
+    z = _checks.array("z", z, ndim=2, shape_hint=f"(n, {LATENT})")
+    if z.shape[1] != LATENT:
+        raise ValueError(f"z must have {LATENT} numbers per row, got shape {z.shape}")
+    generator.eval()
+    try:
+        return np.asarray(generator(jnp.asarray(z)))
+    finally:
+        generator.train()
+
+
+# --- judging samples ----------------------------------------------------------------
+
+def _flat(name: str, images) -> np.ndarray:
+    """Images (n, ...) as float64 rows (n, pixels)."""
+    images = np.asarray(images, np.float64)
+    if images.ndim < 2 or images.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty batch of images (n, ...), got shape {images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
+    return images.reshape(images.shape[0], -1)
+
+
+def train_classifier(images, labels):
+    """A multinomial logistic regression on the pixels: the independent judge of samples.
+
+    It never sees generated digits and is not the discriminator, so fooling the
+    discriminator does not fool it. Returns the fitted scikit-learn model.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    x = _flat("images", images)
+    labels = np.asarray(labels)
+    if labels.shape != (x.shape[0],):
+        raise ValueError(f"labels must give one class per image ({x.shape[0]}), got shape {labels.shape}")
+    return LogisticRegression(max_iter=1000).fit(x, labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """What a classifier says about a set of images."""
+
+    shares: np.ndarray
+    """Fraction of the images assigned to each class (CLASSES,)."""
+    classes: int
+    """How many classes hold at least ``min_share`` of the images."""
+    largest_share: float
+    confidence: float
+    """Mean probability the classifier gives its chosen class (1/CLASSES: a guess)."""
+
+
+def class_coverage(labels, *, min_share: float = 0.02, confidence=None) -> Coverage:
+    """Class shares of predicted ``labels`` (n,) in 0..CLASSES-1, and how many classes are present.
+
+    A class counts as present when it holds at least ``min_share`` of the labels (a
+    stray sample or two is not a mode). ``confidence`` (n,) are the classifier's
+    probabilities of the chosen classes, averaged into ``Coverage.confidence``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array of classes, got shape {labels.shape}")
+    if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= CLASSES:
+        raise ValueError(f"labels must be integers in 0..{CLASSES - 1}, got {labels.dtype} values "
+                         f"in [{labels.min()}, {labels.max()}]")
+    min_share = _checks.non_negative_float("min_share", min_share)
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share must be a fraction in (0, 1], got {min_share}")
+    shares = np.bincount(labels, minlength=CLASSES) / labels.size
+    if confidence is None:
+        mean_confidence = float("nan")
+    else:
+        confidence = np.asarray(confidence, np.float64)
+        if confidence.shape != labels.shape:
+            raise ValueError(f"confidence must give one probability per label {labels.shape}, got {confidence.shape}")
+        mean_confidence = float(confidence.mean())
+    return Coverage(shares, int((shares >= min_share - 1e-12).sum()), float(shares.max()), mean_confidence)
+
+
+def judge(classifier, images, *, min_share: float = 0.02) -> Coverage:
+    """The classifier's verdict on ``images`` (n, 8, 8, 1): class shares, coverage, confidence."""
+    probabilities = classifier.predict_proba(_flat("images", images))
+    return class_coverage(probabilities.argmax(axis=1), min_share=min_share,
+                          confidence=probabilities.max(axis=1))
+
+
+def frechet_distance(a, b) -> float:
+    """Frechet distance between Gaussians fitted to two sets of images, in pixel space.
+
+    ``|mean_a - mean_b|^2 + trace(C_a + C_b - 2 (C_a C_b)^(1/2))`` (Dowson & Landau
+    1982), the formula of the FID (Heusel et al. 2017) applied to the pixels
+    themselves instead of a network's features. 0 for identical sets; shifting every
+    image of a set by a vector adds that vector's squared length.
+    """
+    a, b = _flat("a", a), _flat("b", b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must hold images of the same size, got {a.shape[1]} and {b.shape[1]} pixels")
+    if min(len(a), len(b)) < 2:
+        raise ValueError("a and b need at least 2 images each to have a covariance")
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # trace((C_a C_b)^(1/2)) = sum of sqrt(eigenvalues of C_a^(1/2) C_b C_a^(1/2)), a symmetric
+    # matrix: stable where scipy.linalg.sqrtm(C_a @ C_b) warns (digits' corner pixels never
+    # change, so the covariances are singular).
+    root_a = _psd_sqrt(cov_a)
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    return float(max(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross, 0.0))
+
+
+def _psd_sqrt(c):
+    values, vectors = np.linalg.eigh(c)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def nearest_distances(images, reference) -> np.ndarray:
+    """Euclidean distance from each of ``images`` to its nearest image in ``reference``: (n,)."""
+    x, ref = _flat("images", images), _flat("reference", reference)
+    if x.shape[1] != ref.shape[1]:
+        raise ValueError(f"images and reference must have the same size, got {x.shape[1]} and {ref.shape[1]} pixels")
+    squared = (x**2).sum(1)[:, None] - 2 * x @ ref.T + (ref**2).sum(1)[None, :]
+    return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+
+
+def uniform_noise(n: int, *, seed: int = 0) -> np.ndarray:
+    """``n`` images (n, 8, 8, 1) of independent uniform pixels in [-1, 1]: a generator that learnt nothing."""
+    n = _checks.positive_int("n", n)
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    return np.random.default_rng(seed).uniform(-1, 1, (n, SIZE, SIZE, 1)).astype(np.float32)
+
+
+# --- samples over training ------------------------------------------------------------
+
+def snapshot_samples(result, z) -> np.ndarray:
+    """Every snapshot's digits for latents ``z``: (snapshots, seeds, n, 8, 8, 1).
+
+    ``result`` is a ``training.TrainResult`` of :class:`GAN` models trained with
+    ``snapshot_every``; snapshot 0 is the generator as initialised.
+    """
+    if not getattr(result, "snapshots", None):
+        raise ValueError("result must come from training.train with TrainConfig(snapshot_every=k): "
+                         "it kept no snapshots")
+    return np.stack([np.stack([generate(result.model(i, snapshot=k).generator, z) for i in range(len(result.seeds))])
+                     for k in range(len(result.snapshots))])
+
+
+def smoothed(values, window: int = 50) -> np.ndarray:
+    """Moving average over the last axis (steps), ``window`` steps wide: shape (..., steps - window + 1)."""
+    values = np.asarray(values, np.float64)
+    window = _checks.positive_int("window", window)
+    if values.shape[-1] < window:
+        raise ValueError(f"window ({window}) must not exceed the number of steps ({values.shape[-1]})")
+    cumulative = np.cumsum(np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1), axis=-1)
+    return (cumulative[..., window:] - cumulative[..., :-window]) / window
+
+
+# --- figures ------------------------------------------------------------------------
+
+def digit_grid(ax, images, *, columns: int = 10, labels=None, title: str = ""):
+    """Draw ``images`` (n, 8, 8[, 1]) as one grey mosaic on ``ax``, ink dark, one pixel gap."""
+    images = np.asarray(images, np.float32).reshape(-1, SIZE, SIZE)
+    columns = _checks.positive_int("columns", columns)
+    rows = -(-len(images) // columns)
+    mosaic = np.full((rows * (SIZE + 1) - 1, columns * (SIZE + 1) - 1), np.nan, np.float32)
+    for k, image in enumerate(images):
+        r, c = divmod(k, columns)
+        mosaic[r * (SIZE + 1):r * (SIZE + 1) + SIZE, c * (SIZE + 1):c * (SIZE + 1) + SIZE] = image
+    ax.imshow(mosaic, cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    if labels is not None:
+        for k, label in enumerate(labels):
+            r, c = divmod(k, columns)
+            ax.text(c * (SIZE + 1) + SIZE / 2 - 0.5, r * (SIZE + 1) - 0.7, str(label), ha="center", va="bottom",
+                    fontsize=9, color="tab:blue")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def loss_figure(results: dict, *, window: int = 50):
+    """Both players' losses (mean +- std over seeds, smoothed) for each generator kind in ``results``."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(10, 3.4), sharey=True, constrained_layout=True)
+    for ax, (kind, result) in zip(np.atleast_1d(axes), results.items()):
+        steps = np.arange(window, result.losses.shape[1] + 1)
+        for p, (player, color) in enumerate(zip(PLAYERS, ("tab:red", "tab:blue"))):
+            curves = smoothed(result.losses[..., p], window)
+            mean, std = curves.mean(axis=0), curves.std(axis=0)
+            ax.plot(steps, mean, color=color, label=f"{player} (mean of {len(result.seeds)} seeds)")
+            ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.25, linewidth=0)
+        ax.axhline(2 * np.log(2), color="tab:red", ls=":", lw=1, label="2 ln 2: D cannot tell")
+        ax.axhline(np.log(2), color="tab:blue", ls=":", lw=1, label="ln 2: D says 50 % real")
+        ax.set_title(f"{kind}")
+        ax.set_xlabel("training step")
+    np.atleast_1d(axes)[0].set_ylabel(f"loss (nats, {window}-step average)")
+    fig.suptitle("the two players' losses (bands: +-1 std over seeds)", fontsize=11)
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
+    return fig
+
+
+def class_share_figure(coverages: dict):
+    """One bar chart of class shares per entry of ``coverages`` (name -> Coverage or list of them, one per seed)."""
+    import matplotlib.pyplot as plt
+
+    columns = min(3, len(coverages))
+    rows = -(-len(coverages) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(10, 3.0 * rows), sharey=True, squeeze=False,
+                             constrained_layout=True)
+    for ax in axes.flat[len(coverages):]:
+        ax.set_visible(False)
+    for ax, (name, cov) in zip(axes.flat, coverages.items()):
+        covs = cov if isinstance(cov, (list, tuple)) else [cov]
+        width = 0.8 / len(covs)
+        for s, c in enumerate(covs):
+            ax.bar(np.arange(CLASSES) - 0.4 + width * (s + 0.5), c.shares, width,
+                   label=f"seed {s}" if len(covs) > 1 else None)
+        ax.axhline(1 / CLASSES, color="black", ls=":", lw=1)
+        ax.set_xticks(range(CLASSES))
+        ax.set_xlabel("class the classifier picks")
+        ax.set_title(f"{name}\n{min(c.classes for c in covs)}-{max(c.classes for c in covs)} classes, "
+                     f"confidence {np.mean([c.confidence for c in covs]):.2f}", fontsize=10)
+        if len(covs) > 1:
+            ax.legend(fontsize=9, loc="upper right")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of the images")
+    return fig
+
+
+# --- explorer and animation -------------------------------------------------------------
+
+def latent_directions(seed: int = 0) -> np.ndarray:
+    """Two orthonormal directions (2, LATENT) in latent space, random but fixed by ``seed``."""
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((LATENT, 2)))
+    return q.T.astype(np.float32)
+
+
+def latent_explorer_figure():
+    """Figure for the latent explorer: the digit (left) and the classifier's probabilities (right)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_digit, ax_prob) = plt.subplots(1, 2, figsize=(7.5, 3.2), width_ratios=(1, 1.6), constrained_layout=True)
+    image = ax_digit.imshow(np.zeros((SIZE, SIZE)), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax_digit.set_xticks([])
+    ax_digit.set_yticks([])
+    title = ax_digit.set_title(" ")
+    bars = ax_prob.bar(range(CLASSES), np.zeros(CLASSES), color="tab:blue")
+    ax_prob.set_ylim(0, 1)
+    ax_prob.set_xticks(range(CLASSES))
+    ax_prob.set_xlabel("digit class")
+    ax_prob.set_ylabel("classifier probability")
+    ax_prob.set_title("what the independent classifier sees")
+    plt.close(fig)  # shown by the explorer or the animation, not by the inline backend
+    return fig, {"image": image, "bars": list(bars), "title": title}
+
+
+def draw_digit(artists: dict, digit, probabilities, caption: str = "") -> None:
+    """Put one digit (8, 8[, 1]) and its class probabilities (CLASSES,) into the explorer's artists."""
+    artists["image"].set_data(np.asarray(digit).reshape(SIZE, SIZE))
+    for bar, p in zip(artists["bars"], probabilities):
+        bar.set_height(float(p))
+    best = int(np.argmax(probabilities))
+    artists["title"].set_text(f"{caption}classifier: {best} (p = {probabilities[best]:.2f})")
+
+
+def update_latent_explorer(artists: dict, generator, classifier, a: float, b: float, *, seed: int = 0) -> np.ndarray:
+    """Draw the digit at latent ``a * u + b * v`` (u, v from :func:`latent_directions`); return it (8, 8, 1)."""
+    u, v = latent_directions(seed)
+    digit = generate(generator, (a * u + b * v)[None])[0]
+    draw_digit(artists, digit, classifier.predict_proba(digit.reshape(1, -1))[0], f"a = {a:+.1f}, b = {b:+.1f}\n")
+    return digit
+
+
+def latent_explorer(generator, classifier, a: float = 0.0, b: float = 0.0):
+    """Two sliders move the latent vector along two fixed directions; the digit follows."""
+    import io
+
+    import ipywidgets as widgets
+    from IPython.display import Image, display
+
+    fig, artists = latent_explorer_figure()
+    sliders = {name: widgets.FloatSlider(value=value, min=-4, max=4, step=0.25, description=name)
+               for name, value in (("a", a), ("b", b))}
+    out = widgets.Output()
+
+    def redraw(_change=None):
+        with out:
+            out.clear_output(wait=True)
+            update_latent_explorer(artists, generator, classifier, sliders["a"].value, sliders["b"].value)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png")
+            display(Image(buffer.getvalue()))
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+
+
+def latent_circle(frames: int = 36, *, seed: int = 0) -> np.ndarray:
+    """Latents (frames, LATENT) on a circle of radius sqrt(LATENT) in the plane of :func:`latent_directions`.
+
+    N(0, I) samples in LATENT dimensions have length close to sqrt(LATENT), so every
+    point of the walk is a typical latent, not the rarely drawn centre.
+    """
+    frames = _checks.positive_int("frames", frames, minimum=2)
+    u, v = latent_directions(seed)
+    angles = np.linspace(0, 2 * np.pi, frames, endpoint=False)
+    return (np.sqrt(LATENT) * (np.cos(angles)[:, None] * u + np.sin(angles)[:, None] * v)).astype(np.float32)
+
+
+def latent_walk_animation(generator, classifier, latents, *, fps: float = 6) -> str:
+    """An offline HTML player of the digits along ``latents`` (frames, LATENT), e.g. :func:`latent_circle`."""
+    from . import animation
+
+    latents = _checks.array("latents", latents, ndim=2, shape_hint=f"(frames, {LATENT})")
+    digits_ = generate(generator, latents)
+    probabilities = classifier.predict_proba(digits_.reshape(len(digits_), -1))
+    fig, artists = latent_explorer_figure()
+
+    def draw(artists, k):
+        draw_digit(artists, digits_[k], probabilities[k], f"step {k + 1} of {len(digits_)} around the circle\n")
+
+    frames = animation.render_frames(fig, artists, list(range(len(digits_))), draw=draw)
+    return animation.html_player(frames, fps=fps, alt="a digit from the generator along a circle in latent space")
