@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import _checks
-from .data import X
+from .data import N_POINTS, PATCH, WINDOW_STARTS, X
 
 WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")
 """One colour per window / code component, used throughout the course."""
@@ -50,33 +50,33 @@ def loss_band(ax: plt.Axes, losses, *, label: str, color: str | None = None, bar
 
 
 def curve_axes(ax: plt.Axes, title: str = "") -> None:
-    """Label an axis that shows 15-point curves: index on x, y in [-0.8, 0.8]."""
-    ax.set_xlim(-0.5, 14.5)
+    """Label an axis that shows whole curves (``data.N_POINTS`` points): index on x, y in [-0.8, 0.8]."""
+    ax.set_xlim(-0.5, N_POINTS - 0.5)
     ax.set_ylim(-0.8, 0.8)
-    ax.set_xticks(range(0, 15, 2))
-    ax.set_xlabel("position (index of the 15 x-values)")
+    ax.set_xticks(range(0, N_POINTS, 2))
+    ax.set_xlabel(f"position (index of the {N_POINTS} x-values)")
     ax.set_ylabel("y")
     ax.axhline(0, color="0.8", linewidth=0.8, zorder=0)
     if title:
         ax.set_title(title)
 
 
-def shade_windows(ax: plt.Axes, starts=(0, 4, 8), width: int = 7) -> None:
+def shade_windows(ax: plt.Axes, starts=WINDOW_STARTS, width: int = PATCH) -> None:
     """Shade the decoder windows (positions start..start+width-1) in their colours."""
     for start, color in zip(starts, WINDOW_COLORS * 3):
         ax.axvspan(start - 0.45, start + width - 0.55, color=color, alpha=0.12, label=f"window at {start}")
 
 
 def x_positions() -> np.ndarray:
-    """The 15 x-values of a curve, for axes that use x in [0, 1] instead of indices."""
+    """The x-values of a curve, for axes that use x in [0, 1] instead of indices."""
     return X.copy()
 
 
 def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8, xlabel: str = "tap (position in the window)") -> None:
-    """Label an axis that shows 7-point patches or 7-tap filters."""
-    ax.set_xlim(-0.5, 6.5)
+    """Label an axis that shows patches or filters (``data.PATCH`` points or taps)."""
+    ax.set_xlim(-0.5, PATCH - 0.5)
     ax.set_ylim(-ylim, ylim)
-    ax.set_xticks(range(7))
+    ax.set_xticks(range(PATCH))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("y")
     ax.axhline(0, color="0.8", linewidth=0.8, zorder=0)
@@ -90,9 +90,9 @@ def scaled_filter_lines(ax: plt.Axes) -> dict:
     Fill them with :func:`set_scaled_filters`; used by the animation and the
     latent explorer of notebook 03.
     """
-    scaled = [ax.plot(range(7), np.zeros(7), "o-", color=c, markersize=3, label=f"c{i + 1} × filter {i + 1}")[0]
+    scaled = [ax.plot(range(PATCH), np.zeros(PATCH), "o-", color=c, markersize=3, label=f"c{i + 1} × filter {i + 1}")[0]
               for i, c in enumerate(WINDOW_COLORS)]
-    (total,) = ax.plot(range(7), np.zeros(7), "-", color="black", linewidth=2.5, label="sum + bias = output")
+    (total,) = ax.plot(range(PATCH), np.zeros(PATCH), "-", color="black", linewidth=2.5, label="sum + bias = output")
     return {"scaled": scaled, "sum": total}
 
 

@@ -1,14 +1,124 @@
-"""Explorer update functions (headless) and exercise checks."""
+"""Explorer update functions, frames and registry (headless) and exercise checks."""
+
+import base64
+import inspect
+import io
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from course_utils import data, exercises, models, widgets  # noqa: E402
+from course_utils import data, exercises, full_curve, models, plotting, widgets  # noqa: E402
+
+
+def explorer_inputs(model):
+    return {"model": model, "reconstructors": {fix: (lambda c, fix=fix: full_curve.reconstruct(model, c, fix))
+                                               for fix in full_curve.FIXES}}
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def shown_png(explorer: ipywidgets.Widget) -> bytes:
+    """The picture an explorer widget shows now."""
+    (output,) = explorer.children[1].outputs
+    return base64.b64decode(output["data"]["image/png"])
+
+
+@pytest.mark.parametrize("name", list(widgets.EXPLORERS))
+def test_blitted_frames_match_a_full_draw(name):
+    """Redrawing only the moving artists gives the picture a full draw gives, move after move."""
+    explorer = widgets.EXPLORERS[name]
+    figure, moving, update, options = explorer.scene(
+        *(explorer_inputs(models.PatchAutoencoder(rngs=nnx.Rngs(0)))[i] for i in explorer.inputs))
+    frames = widgets.FigureFrames(figure, moving)
+    rng = np.random.default_rng(1)
+    previous = None
+    for _ in range(3):
+        update(**explorer.random_values(rng, options))
+        frame = pixels(frames.png())
+        buffer = io.BytesIO()
+        for artist in frames.moving:  # a full draw, moving artists included
+            artist.set_animated(False)
+        figure.savefig(buffer, format="png")
+        for artist in frames.moving:
+            artist.set_animated(True)
+        full = pixels(buffer.getvalue())
+        assert frame.shape == full.shape
+        # Only antialiased edges under the semi-transparent legends may differ.
+        assert (np.abs(frame - full).max(axis=2) > 8).mean() < 0.005, f"{name}: the frame differs from a full draw"
+        assert previous is None or not np.array_equal(previous, frame), f"{name}: the picture did not change"
+        previous = frame
+
+
+def test_registry_defaults_are_the_explorer_functions_defaults():
+    for explorer in widgets.EXPLORERS.values():
+        function = getattr(widgets, explorer.function)
+        signature = inspect.signature(function)
+        assert list(signature.parameters)[:len(explorer.inputs)] == list(explorer.inputs), explorer.name
+        for name, value in explorer.defaults.items():
+            if name in signature.parameters:
+                assert signature.parameters[name].default == value, f"{explorer.function}({name}=...)"
+    code = inspect.signature(widgets.latent_explorer).parameters["code"].default
+    assert code == tuple(widgets.LATENT.defaults[c] for c in widgets.CODE_NAMES)
+
+
+def test_controls_sample_on_their_grid_and_reject_values_out_of_range():
+    rng = np.random.default_rng(0)
+    offsets = {widgets.OFFSET.sample(rng) for _ in range(200)}
+    assert offsets == set(data.ALL_OFFSETS)
+    heights = np.array([widgets.P1.sample(rng) for _ in range(200)])
+    assert heights.min() >= -1 and heights.max() <= 1 and np.allclose(np.round(heights / 0.05) * 0.05, heights)
+    assert isinstance(widgets.OFFSET.widget(4), ipywidgets.IntSlider)
+    assert isinstance(widgets.P1.widget(0.3), ipywidgets.FloatSlider)
+    with pytest.raises(ValueError, match="p1 must be a number in"):
+        widgets.P1.widget(1.5)
+    with pytest.raises(ValueError, match="needs at least one option"):
+        widgets.Control("variant").widget(None, [])
+    with pytest.raises(TypeError, match="has no control"):
+        widgets.CURVE.widget(p3=0.1)
+
+
+def test_moving_a_slider_changes_the_picture_shown():
+    explorer = widgets.curve_explorer()
+    first = shown_png(explorer)
+    p1 = explorer.children[0].children[0]
+    p1.value = -0.3
+    second = shown_png(explorer)
+    assert pixels(first).shape == pixels(second).shape and not np.array_equal(pixels(first), pixels(second))
+    menu_explorer = widgets.full_curve_explorer({"zero": np.zeros_like, "exact": lambda c: c})
+    before = shown_png(menu_explorer)
+    menu_explorer.children[0].children[0].value = "exact"
+    assert shown_png(menu_explorer) != before
+
+
+def test_interactive_figure_checks_its_arguments():
+    fig, artists = widgets.curve_explorer_figure()
+    with pytest.raises(TypeError, match="update must be a function"):
+        widgets.interactive_figure(fig, artists["curve"], None, {"p1": widgets.P1.widget(0.0)})
+    with pytest.raises(TypeError, match="controls must map names"):
+        widgets.interactive_figure(fig, artists["curve"], lambda p1: None, {"p1": 0.0})
+    with pytest.raises(TypeError, match="expected matplotlib artists"):
+        widgets.FigureFrames(fig, ["curve"])
+    with pytest.raises(TypeError, match="matplotlib Figure"):
+        widgets.FigureFrames(artists["curve"], artists["curve"])
+
+
+def test_explorer_geometry_comes_from_the_data_module():
+    fig, artists = widgets.curve_explorer_figure()
+    assert len(artists["curve"].get_xdata()) == data.N_POINTS
+    assert len(artists["windows"]) == len(data.WINDOW_STARTS)
+    assert all(len(line.get_xdata()) == data.PATCH for line in artists["windows"])
+    assert len(plotting.WINDOW_COLORS) == len(data.WINDOW_STARTS) == models.CODE_SIZE
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (-0.5, data.N_POINTS - 0.5)
 
 
 def test_curve_explorer_update_moves_the_artists():
@@ -95,7 +205,10 @@ def test_full_curve_explorer_switches_variants():
 def test_size_explorer_update_reports_the_output_length():
     fig, artists = widgets.size_explorer_figure()
     assert widgets.update_size_explorer(artists, 3, 7, 4, 0) == 15
-    assert len(artists["ax"].patches) == 15
+    shown = [bar for bar in artists["bars"] if bar.get_visible()]
+    assert [bar.get_height() for bar in shown] == [1, 1, 1, 1, 2, 2, 2, 1, 2, 2, 2, 1, 1, 1, 1]
+    widgets.update_size_explorer(artists, *(c.hi for c in widgets.SIZE_CONTROLS[:3]), 0)  # the longest output
+    assert all(bar.get_visible() for bar in artists["bars"])
     assert widgets.update_size_explorer(artists, 3, 7, 4, 2) == 11
     assert widgets.update_size_explorer(artists, 2, 2, 5, 0) == 7  # a gap no window reaches
     assert "no window reaches" in artists["ax"].get_title()
