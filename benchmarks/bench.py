@@ -1,14 +1,20 @@
 """How fast the course is, measured in one run: ``make bench``.
 
-Prints a table and writes ``build/bench.json``. Three parts:
+Prints a table and writes ``build/bench.json``. Five parts:
 
 - engine: ``course_utils.training.train`` on 10 seeds of the patch autoencoder
   against the textbook loop (an ``nnx.jit`` train step called from Python once per
   step, one seed after another), same steps, batch size, optimiser and data.
   Run times are measured after compilation; compile times are recorded apart.
-- widgets: every explorer's update function (decode + artists updated) over many
-  random slider positions, and the same plus rendering the figure to PNG (what the
-  notebook then sends to the browser).
+- conv2d: the same comparison for notebook 11's 2-D convolutional classifier
+  (``cnn.ShapeCNN`` on ``shapes`` images, cross-entropy, 2 seeds), where the engine
+  runs its jitted-step loop.
+- widgets: every registered explorer's update function over many random slider
+  positions, and the same plus the PNG frame it sends to the browser
+  (``benchmarks/explorers.py``).
+- browser: the browser test (``tests/test_browser.py``) moves every explorer's
+  sliders in headless Chromium and times slider-to-picture; its
+  ``build/browser/latency.json`` gives ``explorer_browser_ms_median``.
 - course: every notebook executed top to bottom in a fresh kernel, as CI does,
   with an empty JAX compilation cache shared by the notebooks of this run (cold).
 
@@ -18,7 +24,6 @@ The machines are noisy: compare ratios from one run, not seconds across runs.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -34,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import subprocess  # noqa: E402
+
 import jax  # noqa: E402
 import matplotlib  # noqa: E402
 
@@ -44,15 +51,19 @@ from flax import nnx  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 import course_utils  # noqa: E402
-from course_utils import data, full_curve, models, training, widgets  # noqa: E402
+from benchmarks.explorers import bench_explorers  # noqa: E402
+from course_utils import cnn, data, models, shapes, training  # noqa: E402
 from tools.execute_notebooks import NOTEBOOKS, execute, size_mb  # noqa: E402
 
 course_utils.configure_cpu()  # as the notebooks do
 
 GOALS = {  # key: (goal, True if higher is better)
-    "speedup_vs_step_loop": (50.0, True),
-    "course_seconds_total": (90.0, False),
+    "speedup_vs_step_loop": (100.0, True),
+    "speedup_vs_step_loop_conv2d": (1.0, True),
+    "course_seconds_total": (150.0, False),
+    "max_notebook_seconds": (20.0, False),
     "widget_update_ms_median": (50.0, False),
+    "explorer_browser_ms_median": (100.0, False),
     "max_notebook_mb": (2.0, False),
 }
 SEEDS = range(10)
@@ -128,52 +139,85 @@ def bench_engine() -> dict:
     }
 
 
+# --- conv2d -------------------------------------------------------------------------
+
+CONV2D_SEEDS = (0, 1)
+CONV2D_CONFIG = training.TrainConfig(steps=300, batch_size=64, learning_rate=3e-3)
+
+
+@nnx.jit
+def textbook_classifier_step(model, optimizer, images, labels):
+    def loss_fn(model):
+        return cnn.cross_entropy_loss(model, (images, labels))
+
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    optimizer.update(model, grads)
+    return loss
+
+
+def textbook_classifier_loop(images, labels, seeds, config, steps=None) -> list:
+    trained = []
+    for seed in seeds:
+        model = cnn.ShapeCNN(rngs=nnx.Rngs(seed))
+        optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
+        rng = np.random.default_rng(seed)
+        for _ in range(steps or config.steps):
+            rows = rng.integers(0, len(images), config.batch_size)
+            loss = textbook_classifier_step(model, optimizer, images[rows], labels[rows])
+        loss.block_until_ready()
+        trained.append(model)
+    return trained
+
+
+def bench_conv2d() -> dict:
+    images, labels, _ = shapes.make_dataset(4096, seed=0)
+    test_images, test_labels, _ = shapes.make_dataset(1000, seed=1)
+
+    def make(rngs):
+        return cnn.ShapeCNN(rngs=rngs)
+
+    def engine():
+        return training.train(make, (images, labels), seeds=CONV2D_SEEDS, config=CONV2D_CONFIG,
+                              loss=cnn.cross_entropy_loss, progress=False)
+
+    # Both ways build the same models: compile those small operations before timing either.
+    jax.block_until_ready(nnx.state(make(nnx.Rngs(0))))
+    _, engine_first = timed(engine)
+    result, engine_run = timed(engine)
+    _, textbook_first = timed(textbook_classifier_loop, images, labels, [0], CONV2D_CONFIG, steps=1)
+    _, textbook_one_step = timed(textbook_classifier_loop, images, labels, [0], CONV2D_CONFIG, steps=1)
+    textbook_models, textbook_run = timed(textbook_classifier_loop, images, labels, CONV2D_SEEDS, CONV2D_CONFIG)
+    steps = len(CONV2D_SEEDS) * CONV2D_CONFIG.steps
+    return {
+        "model": "cnn.ShapeCNN on 32x32 shapes", "seeds": len(CONV2D_SEEDS), "steps": CONV2D_CONFIG.steps,
+        "batch_size": CONV2D_CONFIG.batch_size, "loop": result.loop,
+        "engine_run_s": engine_run, "engine_compile_s": engine_first - engine_run,
+        "textbook_run_s": textbook_run, "textbook_compile_s": textbook_first - textbook_one_step,
+        "engine_ms_per_seed_step": 1000 * engine_run / steps, "textbook_ms_per_step": 1000 * textbook_run / steps,
+        "engine_test_accuracy": [cnn.accuracy(m, test_images, test_labels) for m in result.models()],
+        "textbook_test_accuracy": [cnn.accuracy(m, test_images, test_labels) for m in textbook_models],
+        "speedup_vs_step_loop_conv2d": textbook_run / engine_run,
+    }
+
+
 # --- widgets ---------------------------------------------------------------------
 
-def explorer_cases(model) -> dict:
-    """Each explorer: (figure, update(rng) that moves its sliders to a random position)."""
-    def curve(rng):
-        return rng.uniform(-1, 1, 2)
-
-    reconstructors = {fix: (lambda curves, fix=fix: full_curve.reconstruct(model, curves, fix)) for fix in full_curve.FIXES}
-    cases = {}
-    fig, art = widgets.curve_explorer_figure()
-    cases["curve (01)"] = fig, lambda rng: widgets.update_curve_explorer(art, *curve(rng))
-    fig, art_r = widgets.reconstruction_explorer_figure()
-    cases["reconstruction (02)"] = fig, lambda rng: widgets.update_reconstruction_explorer(
-        art_r, model, *curve(rng), int(rng.integers(0, 9)))
-    fig, art_l = widgets.latent_explorer_figure(model)
-    cases["latent (03)"] = fig, lambda rng: widgets.update_latent_explorer(art_l, *rng.uniform(-1, 1, 3))
-    fig, art_e = widgets.encoder_explorer_figure(model)
-    cases["encoder (03)"] = fig, lambda rng: widgets.update_encoder_explorer(art_e, *curve(rng), int(rng.integers(0, 9)))
-    fig, art_f = widgets.full_curve_explorer_figure()
-    cases["full curve (06)"] = fig, lambda rng: widgets.update_full_curve_explorer(
-        art_f, reconstructors, str(rng.choice(full_curve.FIXES)), *curve(rng))
-    fig, art_s = widgets.size_explorer_figure()
-    cases["size (07)"] = fig, lambda rng: widgets.update_size_explorer(
-        art_s, int(rng.integers(1, 9)), int(rng.integers(1, 10)), int(rng.integers(1, 7)), int(rng.integers(0, 7)))
-    return cases
-
-
-def bench_widgets(updates: int = 200, renders: int = 20) -> dict:
+def bench_widgets() -> dict:
     model = training.train(make_model, train_patches(), seeds=[0], config=CONFIG, progress=False).model(0)
-    results = {}
-    for name, (fig, update) in explorer_cases(model).items():
-        rng = np.random.default_rng(0)
-        update(rng)  # first call compiles the model's functions for this explorer
-        fig.savefig(io.BytesIO(), format="png")
-        fig.set_layout_engine("none")  # as widgets._wire does after the first figure
-        update_ms = [1000 * timed(update, rng)[1] for _ in range(updates)]
-        render_ms = []
-        for _ in range(renders):
-            start = time.perf_counter()
-            update(rng)
-            fig.savefig(io.BytesIO(), format="png")  # what the explorer sends to the browser
-            render_ms.append(1000 * (time.perf_counter() - start))
-        results[name] = {"update_ms_median": statistics.median(update_ms), "update_ms_max": max(update_ms),
-                         "update_and_png_ms_median": statistics.median(render_ms)}
-        matplotlib.pyplot.close(fig)
-    return results
+    return bench_explorers(model)
+
+
+# --- browser ---------------------------------------------------------------------
+
+def bench_browser() -> dict:
+    """Run the browser test (it writes build/browser/latency.json) and read its figures."""
+    latency = ROOT / "build" / "browser" / "latency.json"
+    latency.unlink(missing_ok=True)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "browser",
+                          "tests/test_browser.py"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if not latency.exists():
+        raise RuntimeError("the browser test wrote no build/browser/latency.json:\n" + (run.stdout + run.stderr)[-3000:])
+    return json.loads(latency.read_text())
 
 
 # --- course ----------------------------------------------------------------------
@@ -192,12 +236,18 @@ def bench_course() -> dict:
 
 # --- report ----------------------------------------------------------------------
 
-def summary(engine: dict | None, widget_results: dict | None, course: dict | None) -> dict:
+def summary(engine: dict | None, conv2d: dict | None, widget_results: dict | None, browser: dict | None,
+            course: dict | None) -> dict:
     out = {}
     if engine:
         out["speedup_vs_step_loop"] = engine["speedup_vs_step_loop"]
+    if conv2d:
+        out["speedup_vs_step_loop_conv2d"] = conv2d["speedup_vs_step_loop_conv2d"]
+    if browser:
+        out["explorer_browser_ms_median"] = browser["explorer_browser_ms_median"]
     if course:
         out["course_seconds_total"] = sum(r["seconds"] for r in course.values())
+        out["max_notebook_seconds"] = max(r["seconds"] for r in course.values())
         out["max_notebook_mb"] = max(r["mb"] for r in course.values())
     if widget_results:
         # The slowest explorer's median: every explorer must meet the goal.
@@ -218,6 +268,15 @@ def print_table(result: dict) -> None:
               f"{e['textbook_run_s']:.1f} s ({e['textbook_ms_per_step']:.2f} ms/step, compile "
               f"{e['textbook_compile_s']:.2f} s); held-out MSE median {e['engine_heldout_mse_median']:.1e} "
               f"vs {e['textbook_heldout_mse_median']:.1e}")
+    if "conv2d" in result:
+        c = result["conv2d"]
+        print(f"conv2d: {c['model']}, {c['seeds']} seeds x {c['steps']} steps, {c['loop']} loop: engine "
+              f"{c['engine_ms_per_seed_step']:.2f} ms per seed-step (compile {c['engine_compile_s']:.2f} s), textbook "
+              f"{c['textbook_ms_per_step']:.2f} ms per step (compile {c['textbook_compile_s']:.2f} s); test accuracy "
+              f"{min(c['engine_test_accuracy']):.3f}-{max(c['engine_test_accuracy']):.3f} vs "
+              f"{min(c['textbook_test_accuracy']):.3f}-{max(c['textbook_test_accuracy']):.3f}")
+    for name, e in result.get("browser", {}).get("explorers", {}).items():
+        print(f"browser {name:38s} median {e['median_ms']:6.1f} ms, p90 {e['p90_ms']:6.1f} ms")
     for name, w in result.get("widgets", {}).items():
         print(f"widget {name:22s} update {w['update_ms_median']:6.2f} ms (max {w['update_ms_max']:6.2f}), "
               f"with PNG render {w['update_and_png_ms_median']:6.1f} ms")
@@ -225,23 +284,29 @@ def print_table(result: dict) -> None:
         print(f"notebook {name:32s} {n['seconds']:6.1f} s {n['mb']:5.2f} MB")
 
 
+PARTS = ("engine", "conv2d", "widgets", "browser", "course")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="engine,widgets,course", help="comma-separated: engine, widgets, course")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    unknown = parts - {"engine", "widgets", "course"}
+    unknown = parts - set(PARTS)
     if unknown:
-        parser.error(f"unknown part(s) {sorted(unknown)}: choose from engine, widgets, course")
+        parser.error(f"unknown part(s) {sorted(unknown)}: choose from {', '.join(PARTS)}")
 
     result = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                           "jax": jax.__version__, "backend": jax.default_backend()}}
     engine = bench_engine() if "engine" in parts else None
+    conv2d = bench_conv2d() if "conv2d" in parts else None
     widget_results = bench_widgets() if "widgets" in parts else None
+    browser = bench_browser() if "browser" in parts else None
     course = bench_course() if "course" in parts else None
-    result["summary"] = summary(engine, widget_results, course)
-    result.update({k: v for k, v in [("engine", engine), ("widgets", widget_results), ("notebooks", course)] if v})
+    result["summary"] = summary(engine, conv2d, widget_results, browser, course)
+    result.update({k: v for k, v in [("engine", engine), ("conv2d", conv2d), ("widgets", widget_results),
+                                     ("browser", browser), ("notebooks", course)] if v})
     result["goals"] = {key: {"goal": goal, "higher_is_better": higher} for key, (goal, higher) in GOALS.items()}
 
     out = Path(args.out)
