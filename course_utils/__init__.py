@@ -1,10 +1,15 @@
 """course_utils: the small library behind the "Deconvolution, visualized" notebooks.
 
-One module per idea: ``data`` (the curves), ``deconv`` (the maths of a transposed
-convolution), ``models`` (the patch autoencoder in Flax NNX), ``training`` (the
-compiled multi-seed training engine), ``analysis`` (aligning seeds, ablation,
-PCA), ``full_curve`` (overlaps and borders), ``views`` (four views of one
-transposed convolution), ``animation``, ``plotting``, ``widgets`` and ``exercises``.
+One module per idea. Part I (notebooks 01-07): ``data`` (the curves), ``deconv``
+(the maths of a transposed convolution, 1-D and 2-D), ``models`` (the patch
+autoencoder in Flax NNX), ``training`` (the compiled multi-seed training engine for
+any model), ``analysis`` (aligning seeds, ablation, PCA), ``full_curve`` (overlaps
+and borders), ``views`` (four views of one transposed convolution), ``animation``,
+``plotting``, ``widgets`` (explorers) and ``exercises``. Part II (08-12): ``vae``
+(learned code noise, tied weights), ``upsampling`` (2x upsampling layers and
+checkerboard measures), ``gan`` (the digit generator), ``shapes`` (images with known
+masks), ``cnn`` (the classifier), ``attribution`` (saliency, guided backprop, the
+deconvnet, occlusion, integrated gradients), ``sanity`` and ``synthesis``.
 
 Importing the package changes no process-wide setting. Each notebook's set-up cell
 calls :func:`configure_cpu` visibly, before its first JAX computation.
