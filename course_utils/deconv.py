@@ -29,7 +29,8 @@ def output_length(n_inputs: int, kernel: int, stride: int) -> int:
     return stride * (n_inputs - 1) + kernel
 
 
-def _check_pair(x, w):
+def check_signal_and_filters(x, w):
+    """``x`` (length, in_channels) and ``w`` (kernel, in_channels, out_channels) as arrays, or a clear error."""
     x = _checks.array("x", x, ndim=2, shape_hint="(length, in_channels)")
     w = _checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)")
     if x.shape[1] != w.shape[1]:
@@ -73,7 +74,7 @@ def contributions(x, w, stride: int) -> jnp.ndarray:
     output positions ``stride*i .. stride*i + kernel - 1`` (zeros elsewhere).
     Summing over the first two axes gives :func:`conv_transpose_1d`.
     """
-    x, w = _check_pair(x, w)
+    x, w = check_signal_and_filters(x, w)
     stride = _checks.positive_int("stride", stride)
     return _contributions(x, w, stride)
 
@@ -85,7 +86,7 @@ def conv_transpose_1d(x, w, stride: int) -> jnp.ndarray:
     ``(stride*(length-1) + kernel, out_channels)``: input position ``i`` adds
     ``x[i] @ w[k]`` at output position ``stride*i + k`` for each tap ``k``.
     """
-    x, w = _check_pair(x, w)
+    x, w = check_signal_and_filters(x, w)
     stride = _checks.positive_int("stride", stride)
     return _conv_transpose_1d(x, w, stride)
 

@@ -67,7 +67,7 @@ def by_dilated_convolution(x, w, stride: int) -> np.ndarray:
 
     Plain NumPy, like view 3: each new shape would otherwise compile a program.
     """
-    x, w = deconv._check_pair(x, w)
+    x, w = deconv.check_signal_and_filters(x, w)
     stride = _checks.positive_int("stride", stride)
     x, w = np.asarray(x, np.float32), np.asarray(w, np.float32)
     kernel = w.shape[0]
@@ -91,7 +91,7 @@ def by_lhs_dilation(x, w, stride: int) -> jnp.ndarray:
     The input ("left-hand side") is dilated by the stride inside the convolution,
     padded ``kernel - 1`` on each side, and the flipped kernel slides with stride 1.
     """
-    x, w = deconv._check_pair(x, w)
+    x, w = deconv.check_signal_and_filters(x, w)
     stride = _checks.positive_int("stride", stride)
     return _lhs_dilated(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32), stride)
 
@@ -118,7 +118,7 @@ def conv_matrix(length: int, w, stride: int) -> np.ndarray:
 
 def by_matrix_transpose(x, w, stride: int) -> jnp.ndarray:
     """View 3: multiply the flattened input by ``C.T``."""
-    x, w = deconv._check_pair(x, w)
+    x, w = deconv.check_signal_and_filters(x, w)
     stride = _checks.positive_int("stride", stride)
     matrix = conv_matrix(x.shape[0], w, stride)
     out = matrix.T @ np.asarray(x, np.float64).ravel()
@@ -134,7 +134,7 @@ def _gradient(x, w, stride):
 
 def by_gradient(x, w, stride: int) -> jnp.ndarray:
     """View 4: the vector-Jacobian product of the strided convolution, with ``x`` as cotangent."""
-    x, w = deconv._check_pair(x, w)
+    x, w = deconv.check_signal_and_filters(x, w)
     stride = _checks.positive_int("stride", stride)
     return _gradient(jnp.asarray(x), jnp.asarray(w), stride)
 
