@@ -231,7 +231,7 @@ def training_figure(losses: np.ndarray, encoder_limit: float, decoder_limit: flo
         title = ax_loss.set_title("")
         lines = {}
         for ax, name, limit in ((ax_encoder, "encoder", encoder_limit), (ax_decoder, "decoder", decoder_limit)):
-            patch_axes(ax, f"{name} filters", ylim=limit, xlabel="tap")
+            patch_axes(ax, f"{name} filters", ylim=limit, xlabel="tap", ylabel="weight")
             lines[name] = [ax.plot(range(7), np.zeros(7), "o-", color=color, markersize=4,
                                    label=f"filter {i + 1}")[0] for i, color in enumerate(WINDOW_COLORS)]
             ax.title.set_fontsize(FONT_POINTS + 1)

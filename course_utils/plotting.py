@@ -72,13 +72,14 @@ def x_positions() -> np.ndarray:
     return X.copy()
 
 
-def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8, xlabel: str = "tap (position in the window)") -> None:
+def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8, xlabel: str = "tap (position in the window)",
+               ylabel: str = "y") -> None:
     """Label an axis that shows patches or filters (``data.PATCH`` points or taps)."""
     ax.set_xlim(-0.5, PATCH - 0.5)
     ax.set_ylim(-ylim, ylim)
     ax.set_xticks(range(PATCH))
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("y")
+    ax.set_ylabel(ylabel)
     ax.axhline(0, color="0.8", linewidth=0.8, zorder=0)
     if title:
         ax.set_title(title, fontsize=10)
