@@ -25,24 +25,33 @@ The artifact measures work on images ``(..., height, width)`` with the mean remo
 :func:`nyquist_fraction` (energy on the Nyquist row and column of the 2-D FFT),
 :func:`parity_spread` (how far apart the four pixel-parity classes' means are) and
 :func:`parity_variance_spread` (how far apart their variances are). The explorer
-(:func:`overlap_explorer`) follows the pattern of :mod:`course_utils.widgets`.
+(:func:`overlap_explorer`) follows the pattern of :mod:`course_utils.widgets`
+and is registered there (``widgets.OVERLAP``).
+
+Notebook 09's experiments and figures live here too, so that its cells read as a
+call, a figure and a check: :func:`generator_stage_outputs` (every stage of the same
+generators), :func:`separation` (checkered kinds against the fixes),
+:func:`subkernel_balance` and :func:`constant_input_response` (why even counts are
+not enough), :func:`strided_conv` and :func:`input_gradients` (gradients of a
+strided convolution), and the ``plot_*`` figures.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 
-import ipywidgets as widgets
+import ipywidgets
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
-from IPython.display import Image, display
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.ticker import MaxNLocator
 
-from . import _checks, deconv, views
+from . import _checks, deconv, views, widgets
 
 UPSAMPLERS = ("transposed k3 s2", "transposed k4 s2", "resize-conv", "sub-pixel", "sub-pixel ICNR")
 """The upsampling layers compared in notebook 09, in the order it presents them."""
@@ -154,20 +163,26 @@ class Generator(nnx.Module):
         self.stages = nnx.List([Upsample2x(kind, c_in, c_out, rngs=rngs)
                                 for c_in, c_out in itertools.pairwise(channels)])
 
-    def __call__(self, code: jax.Array) -> jax.Array:
-        x = code
+    def stage_outputs(self, code: jax.Array) -> list:
+        """What each stage hands on: its output after the ReLU (none after the last stage)."""
+        outputs, x = [], code
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i < len(self.stages) - 1:
                 x = jax.nn.relu(x)
-        return x
+            outputs.append(x)
+        return outputs
+
+    def __call__(self, code: jax.Array) -> jax.Array:
+        return self.stage_outputs(code)[-1]
 
 
 @functools.cache
 def _sampler(kind: str, channels: tuple):
-    """One compiled program per kind: build a generator from a key and run it on a code."""
+    """One compiled program per kind: build a generator from a key, run it on a code, keep every stage."""
     def one(key, code):
-        return Generator(kind, rngs=nnx.Rngs(params=key), channels=channels)(code[None])[0, ..., 0]
+        outputs = Generator(kind, rngs=nnx.Rngs(params=key), channels=channels).stage_outputs(code[None])
+        return [out[0] for out in outputs]
     return jax.jit(jax.vmap(one))
 
 
@@ -190,17 +205,29 @@ def generator_images(kind: str, codes, *, seed: int, channels=CHANNELS) -> np.nd
     single-channel outputs (``channels[-1] == 1``) are returned as images.
     """
     _checks.one_of("kind", kind, set(UPSAMPLERS))
-    seed = _checks.positive_int("seed", seed, minimum=0)
     channels = tuple(_checks.positive_int("channels", c) for c in channels)
     if channels[-1] != 1:
         raise ValueError(f"generator_images returns grey images: channels must end with 1, got {channels}")
+    return generator_stage_outputs(kind, codes, seed=seed, channels=channels)[-1][..., 0]
+
+
+def generator_stage_outputs(kind: str, codes, *, seed: int, channels=CHANNELS) -> list:
+    """Every stage's output of the generators of :func:`generator_images` (same keys, same program).
+
+    A list with one array ``(n, height, width, channels)`` per stage, after the ReLU
+    for all but the last: ``(n, 8, 8, 16)``, ``(n, 16, 16, 8)``, ``(n, 32, 32, 1)``
+    for the default channels.
+    """
+    _checks.one_of("kind", kind, set(UPSAMPLERS))
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    channels = tuple(_checks.positive_int("channels", c) for c in channels)
     codes = _checks.array("codes", codes, ndim=4, shape_hint=f"(n, 4, 4, {channels[0]})")
     if codes.shape[1:] != (CODE_SIZE, CODE_SIZE, channels[0]):
         raise ValueError(f"codes must have shape (n, 4, 4, {channels[0]}), got {codes.shape}")
     # JAX's "rbg" random bits: the same Flax initialisers, but XLA compiles them in a
     # tenth of a second where the default threefry bits take seconds on a CPU.
     keys = jax.random.split(jax.random.key(seed, impl="rbg"), codes.shape[0])
-    return np.asarray(_sampler(kind, channels)(keys, jnp.asarray(codes)))
+    return [np.asarray(out) for out in _sampler(kind, channels)(keys, jnp.asarray(codes))]
 
 
 # --- the measures -------------------------------------------------------------------
@@ -299,13 +326,17 @@ def white_noise(n: int, height: int, width: int, *, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, height, width))
 
 
-def artifact_table(images_by_name: dict) -> dict:
-    """For each name -> images ``(n, h, w)``: ``{measure name: (mean, std over the n images)}``."""
+def artifact_table(images_by_name: dict, measures=None) -> dict:
+    """For each name -> images ``(n, h, w)``: ``{measure name: (mean, std over the n images)}``.
+
+    ``measures`` maps a name to a function of images (default :data:`MEASURES`).
+    """
     if not isinstance(images_by_name, dict) or not images_by_name:
         raise TypeError("images_by_name must be a non-empty dict: name -> images (n, height, width)")
+    measures = MEASURES if measures is None else measures
     table = {}
     for name, images in images_by_name.items():
-        values = {m: f(images) for m, f in MEASURES.items()}
+        values = {m: f(images) for m, f in measures.items()}
         table[name] = {m: (float(v.mean()), float(v.std())) for m, v in values.items()}
     return table
 
@@ -330,6 +361,291 @@ def subkernel_sums(kernel, stride: int = 2) -> np.ndarray:
     return out
 
 
+# --- notebook 09's experiments and figures ------------------------------------------
+
+CHECKERED = ("transposed k3 s2", "transposed k4 s2", "sub-pixel")
+"""The kinds whose untrained outputs notebook 09 finds checkered."""
+
+FIXED = ("resize-conv", "sub-pixel ICNR")
+"""The two fixes of notebook 09."""
+
+
+def format_table(table: dict) -> str:
+    """:func:`artifact_table`'s result as text: one row per name, ``mean ± std`` per measure."""
+    if not isinstance(table, dict) or not table:
+        raise TypeError("table must be a non-empty dict, as artifact_table returns")
+    names = list(next(iter(table.values())))
+    width = max(len(name) for name in table) + 2
+    lines = [" " * width + "".join(f"{m:>26s}" for m in names)]
+    for name, row in table.items():
+        lines.append(f"{name:{width}s}" + "".join(f"{mean:>17.4f} ± {std:<6.4f}" for mean, std in row.values()))
+    return "\n".join(lines)
+
+
+def separation(measures: dict, checkered=CHECKERED, fixed=FIXED) -> dict:
+    """How far apart the checkered and the fixed kinds are, by the two measures of :data:`MEASURES`.
+
+    ``measures`` maps each kind to ``{measure name: values, one per generator}``.
+    Returns ``nyquist_lowest`` (lowest Nyquist fraction of any checkered generator),
+    ``nyquist_highest`` (highest of any fixed one), ``parity_median_low`` (lowest
+    median parity spread of a checkered kind), ``parity_median_high`` (highest median
+    of a fixed kind), ``parity_top_fixed`` (highest parity spread of any fixed
+    generator), ``missed`` (checkered generators at or below it) and ``checkered``
+    (how many checkered generators there are).
+    """
+    if not isinstance(measures, dict) or not set(checkered) | set(fixed) <= set(measures):
+        raise TypeError(f"measures must be a dict with an entry for each of {tuple(checkered) + tuple(fixed)}")
+    nyq = {k: np.asarray(measures[k]["Nyquist fraction"]) for k in (*checkered, *fixed)}
+    par = {k: np.asarray(measures[k]["parity spread"]) for k in (*checkered, *fixed)}
+    top_fixed = max(float(par[k].max()) for k in fixed)
+    return {"nyquist_lowest": min(float(nyq[k].min()) for k in checkered),
+            "nyquist_highest": max(float(nyq[k].max()) for k in fixed),
+            "parity_median_low": min(float(np.median(par[k])) for k in checkered),
+            "parity_median_high": max(float(np.median(par[k])) for k in fixed),
+            "parity_top_fixed": top_fixed,
+            "missed": sum(int((par[k] <= top_fixed).sum()) for k in checkered),
+            "checkered": sum(par[k].size for k in checkered)}
+
+
+def energy_share_spectrum(images) -> np.ndarray:
+    """Each frequency's share of the spectral energy, averaged over images ``(n, h, w)``.
+
+    The mean is removed; the result is ``fftshift``-ed and the first row and column
+    (the Nyquist frequency ``-h/2``, ``-w/2``) are repeated at the far end, so that the
+    array runs from ``-h/2`` to ``+h/2`` symmetrically: shape ``(h + 1, w + 1)``.
+    """
+    images = _images(images)
+    energy = np.abs(np.fft.fft2(images)) ** 2
+    total = energy.sum(axis=(-2, -1), keepdims=True)
+    share = _ratio(energy, total).reshape(-1, *images.shape[-2:]).mean(axis=0)
+    share = np.fft.fftshift(share)
+    share = np.concatenate([share, share[:1]], axis=0)
+    return np.concatenate([share, share[:, :1]], axis=1)
+
+
+def plot_overlap_counts(cases, n_in: int = 4):
+    """One panel per ``(kernel, stride)``: the 2-D overlap counts of ``n_in x n_in`` inputs.
+
+    The interior (``kernel - 1`` off each side) is outlined; each title gives the
+    interior's largest / smallest count. Returns the figure.
+    """
+    cases = [(_checks.positive_int("kernel", k), _checks.positive_int("stride", s)) for k, s in cases]
+    n_in = _checks.positive_int("n_in", n_in)
+    counts = {case: deconv.overlap_counts((n_in, n_in), *case) for case in cases}
+    top = max(int(c.max()) for c in counts.values())
+    fig, axes = plt.subplots(1, len(cases), figsize=(3.3 * len(cases), 3.6), constrained_layout=True, squeeze=False)
+    for ax, ((kernel, stride), count) in zip(axes[0], counts.items()):
+        image = ax.imshow(count, cmap="viridis", vmin=0, vmax=top)
+        inner = deconv.interior_overlap_counts((n_in, n_in), kernel, stride)
+        k0 = kernel - 1
+        ax.add_patch(plt.Rectangle((k0 - 0.5, k0 - 0.5), count.shape[1] - 2 * k0, count.shape[0] - 2 * k0,
+                                   fill=False, edgecolor="white", linestyle="--", linewidth=1.2))
+        ax.set_title(f"kernel {kernel}, stride {stride}: {count.shape[0]}x{count.shape[1]}\n"
+                     f"interior max/min = {inner.max() / inner.min():g}")
+        ax.set_xlabel("output column")
+        ax.set_ylabel("output row")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True))
+    bar = fig.colorbar(image, ax=axes[0], label="windows covering the pixel", shrink=0.8)
+    bar.locator = MaxNLocator(integer=True)
+    fig.suptitle(f"How many windows paint each pixel ({n_in}x{n_in} inputs; dashed: the interior)")
+    return fig
+
+
+def plot_generator_outputs(images: dict, *, crop: int = 16, period: int = 4):
+    """One row per kind: an output zoomed, its repeating part, and where the energy lies in frequency.
+
+    ``images`` maps a name to images ``(n, h, w)``. The example shown is the
+    initialisation with the median Nyquist fraction (neither the best nor the worst):
+    its top-left ``crop x crop`` pixels in units of the image's standard deviation,
+    then the mean of each pixel class ``(row mod period, column mod period)``
+    (:func:`parity_class_means`) tiled over the same pixels, on the same scale: the
+    part of the image that repeats with that period. The third panel is
+    :func:`energy_share_spectrum` of all ``n`` images on a log scale. Returns the figure.
+    """
+    if not isinstance(images, dict) or not images:
+        raise TypeError("images must be a non-empty dict: name -> images (n, height, width)")
+    crop, period = _checks.positive_int("crop", crop), _checks.positive_int("period", period, minimum=2)
+    fig, axes = plt.subplots(len(images), 3, figsize=(8.2, 2.2 * len(images) + 1.4), constrained_layout=True,
+                             squeeze=False)
+    for (name, imgs), (ax_img, ax_rep, ax_spec) in zip(images.items(), axes):
+        imgs = np.asarray(imgs, np.float64)
+        nyq, par = nyquist_fraction(imgs), parity_spread(imgs)
+        i = int(np.argsort(nyq)[len(nyq) // 2])  # the median initialisation
+        centred = imgs[i] - imgs[i].mean()
+        scale = max(centred.std(), 1e-12)
+        shown = ax_img.imshow(centred[:crop, :crop] / scale, cmap="RdBu_r", vmin=-2, vmax=2)
+        ax_img.set_title(f"{name}\nNyquist {nyq[i]:.3f}, parity {par[i]:.3f}", fontsize=9.5)
+        tile = parity_class_means(imgs[i], period)
+        ax_rep.imshow(np.tile(tile, (crop // period + 1, crop // period + 1))[:crop, :crop] / scale,
+                      cmap="RdBu_r", vmin=-2, vmax=2)
+        ax_rep.set_title(f"its repeating part (period {period}):\n{parity_spread(imgs[i], period):.2f} of the "
+                         "variance", fontsize=9.5)
+        for ax in (ax_img, ax_rep):
+            ax.set_xticks(range(0, crop, 5))
+            ax.set_yticks(range(0, crop, 5))
+            ax.set_ylabel("row")
+        share = energy_share_spectrum(imgs)
+        half = imgs.shape[-1] // 2
+        spectrum = ax_spec.imshow(np.log10(np.maximum(share, 1e-6)), cmap="magma", vmin=-6, vmax=-1,
+                                  extent=(-half - 0.5, half + 0.5, half + 0.5, -half - 0.5))
+        ticks = [-half, -half // 2, 0, half // 2, half]
+        ax_spec.set_xticks(ticks)
+        ax_spec.set_yticks(ticks)
+        ax_spec.set_ylabel("vertical freq.")
+        ax_spec.set_title(f"energy by frequency\n(mean of {len(imgs)} outputs)", fontsize=9.5)
+    for ax in axes[-1, :2]:
+        ax.set_xlabel("column")
+    axes[-1, 2].set_xlabel(f"horizontal frequency\n(cycles per {imgs.shape[-1]} px; ±{half} = Nyquist)")
+    fig.colorbar(shown, ax=axes[:, :2], location="bottom", label="pixel / image std", shrink=0.7, aspect=30)
+    fig.colorbar(spectrum, ax=axes[:, 2], location="bottom", label="log10 share of energy", aspect=15)
+    fig.suptitle(f"Each kind's median initialisation (top-left {crop}x{crop} pixels) and its spectrum", fontsize=12)
+    return fig
+
+
+def constant_input_response(layer: Upsample2x, size: int = 4) -> dict:
+    """What a transposed-convolution layer paints for a constant input of ones.
+
+    Returns ``kernel`` ``(kh, kw, in, out)``, ``sums`` (the ``(2, 2, out)`` sub-kernel
+    sums, summed over input channels) and ``painted`` (the layer's ``(2*size, 2*size, out)``
+    output without its bias).
+    """
+    if not isinstance(layer, Upsample2x) or not layer.kind.startswith("transposed"):
+        raise TypeError(f"layer must be a transposed Upsample2x, got {getattr(layer, 'kind', type(layer).__name__)}")
+    size = _checks.positive_int("size", size)
+    kernel = np.asarray(layer.conv.kernel[...]).transpose(0, 1, 3, 2)  # stored (kh, kw, out, in)
+    ones = jnp.ones((1, size, size, kernel.shape[2]))
+    painted = np.asarray(layer(ones))[0] - np.asarray(layer.conv.bias[...])
+    return {"kernel": kernel, "sums": subkernel_sums(kernel).sum(axis=2), "painted": painted}
+
+
+def _annotate(ax, values, limit, fmt, fontsize):
+    # white text on the dark ends of the colour map, black on the pale middle
+    for (a, b), v in np.ndenumerate(values):
+        ax.text(b, a, fmt(a, b, v), ha="center", va="center", fontsize=fontsize,
+                color="white" if abs(v) > 0.55 * limit else "black")
+
+
+def plot_subkernels(response: dict, out_channel: int = 0):
+    """Three panels from :func:`constant_input_response`: kernel, sub-kernel sums, output."""
+    kernel = response["kernel"][..., 0, out_channel]
+    sums, painted = response["sums"][..., out_channel], response["painted"][..., out_channel]
+    fig, (ax_k, ax_s, ax_o) = plt.subplots(1, 3, figsize=(11.5, 3.5), constrained_layout=True)
+    for ax, values, title in [
+            (ax_k, kernel, (f"{kernel.shape[0]}x{kernel.shape[1]} kernel (input 0 -> output {out_channel}),\n"
+                            "each tap labelled by its sub-kernel (a mod 2, b mod 2)")),
+            (ax_s, sums, f"the four sub-kernel sums\n(output channel {out_channel}, all inputs)")]:
+        limit = float(np.abs(values).max()) or 1.0
+        ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title)
+        ax.set_xticks(range(values.shape[1]))
+        ax.set_yticks(range(values.shape[0]))
+    _annotate(ax_k, kernel, float(np.abs(kernel).max()), lambda a, b, v: f"({a % 2},{b % 2})", 9)
+    _annotate(ax_s, sums, float(np.abs(sums).max()), lambda a, b, v: f"{v:.2f}", 11)
+    limit = float(np.abs(painted).max()) or 1.0
+    shown = ax_o.imshow(painted, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(shown, ax=ax_o, label="output value", shrink=0.85)
+    ax_o.set_title(f"layer output for a constant input\n({painted.shape[0]}x{painted.shape[1]}, "
+                   f"output channel {out_channel})")
+    for ax in (ax_k, ax_s, ax_o):
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+    return fig
+
+
+def subkernel_balance(kind: str, keys, in_features: int = 32, out_features: int = 16) -> dict:
+    """How unequal the four sub-kernel sums of freshly initialised layers are.
+
+    For each key, ``Upsample2x(kind, in_features, out_features)`` (a transposed kind)
+    is built and its sub-kernel sums taken (summed over input channels). Returns
+    ``unevenness``: per key, ``(max - min) / mean |sum|`` of the four sums, averaged
+    over output channels (0 when they balance); and ``mean_square``: the ``(2, 2)``
+    mean over keys and output channels of each squared sum.
+    """
+    _checks.one_of("kind", kind, {k for k in UPSAMPLERS if k.startswith("transposed")})
+    uneven, squares = [], []
+    for key in keys:
+        layer = Upsample2x(kind, in_features, out_features, rngs=nnx.Rngs(params=key))
+        sums = subkernel_sums(np.asarray(layer.conv.kernel[...])).sum(axis=3)  # (2, 2, out): over inputs
+        uneven.append(np.mean((sums.max(axis=(0, 1)) - sums.min(axis=(0, 1))) / np.abs(sums).mean(axis=(0, 1))))
+        squares.append((sums**2).mean(axis=2))
+    if not uneven:
+        raise ValueError("keys must hold at least one key")
+    return {"unevenness": np.array(uneven), "mean_square": np.mean(squares, axis=0)}
+
+
+def strided_conv(image, w) -> jax.Array:
+    """A stride-2 convolution of one grey image with one kernel, ``'SAME'`` padding: ``(h, w) -> (h/2, w/2)``."""
+    return jax.lax.conv_general_dilated(image[None, :, :, None], w[:, :, None, None], (2, 2), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))[0, :, :, 0]
+
+
+@functools.cache
+def _gradient_programs(size: int):
+    blank = jnp.zeros((size, size))
+
+    def of_sum(w):
+        return jax.grad(lambda image: strided_conv(image, w).sum())(blank)
+
+    def pulled_back(w, g):
+        _, pullback = jax.vjp(lambda image: strided_conv(image, w), blank)
+        return pullback(g)[0]
+
+    return jax.jit(jax.vmap(of_sum)), jax.jit(jax.vmap(pulled_back))
+
+
+def input_gradients(kernels, output_grads) -> dict:
+    """Input-gradients of :func:`strided_conv`, one per kernel ``(n, kh, kw)``.
+
+    ``output_grads`` ``(n, h/2, w/2)`` are the gradients arriving at the outputs.
+    Returns ``{"grad of sum, random kernel": d(sum of outputs)/d image,
+    "random output gradient": the pull-back of output_grads}``, each ``(n, h, w)``.
+    """
+    kernels = _checks.array("kernels", kernels, ndim=3, shape_hint="(n, kh, kw)")
+    output_grads = _checks.array("output_grads", output_grads, ndim=3, shape_hint="(n, h/2, w/2)")
+    if output_grads.shape[0] != kernels.shape[0] or output_grads.shape[1] != output_grads.shape[2]:
+        raise ValueError(f"output_grads must be (n, m, m) with n = {kernels.shape[0]}, got {output_grads.shape}")
+    of_sum, pulled_back = _gradient_programs(2 * output_grads.shape[1])
+    kernels, output_grads = jnp.asarray(kernels, jnp.float32), jnp.asarray(output_grads, jnp.float32)
+    return {"grad of sum, random kernel": np.asarray(of_sum(kernels)),
+            "random output gradient": np.asarray(pulled_back(kernels, output_grads))}
+
+
+def parity_class_variances(images) -> np.ndarray:
+    """Each image's four parity classes' variances (about the image's mean), over their mean: ``(n, 4)``.
+
+    The classes in the order (even, even), (even, odd), (odd, even), (odd, odd).
+    """
+    images = _images(images)
+    height, width = images.shape[-2:]
+    variances = (images.reshape(-1, height // 2, 2, width // 2, 2) ** 2).mean(axis=(1, 3)).reshape(-1, 4)
+    return _ratio(variances, variances.mean(axis=1, keepdims=True))
+
+
+def plot_gradients(panels: dict, draws: dict):
+    """Gradient images (one panel per ``title -> (h, w)`` in ``panels``) and, last, the
+    parity classes' variances of each ``name -> images (n, h, w)`` in ``draws``
+    (:func:`parity_class_variances`, one line per image). Returns the figure."""
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.6 * (len(panels) + 1), 3.7), constrained_layout=True)
+    for ax, (title, g) in zip(axes, panels.items()):
+        limit = float(np.abs(g).max()) or 1.0
+        ax.imshow(g, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title)
+        ax.set_xlabel("input column")
+        ax.set_ylabel("input row")
+    ax = axes[-1]
+    for (name, g), color in zip(draws.items(), ["tab:red", "0.5", "tab:blue"]):
+        ratios = parity_class_variances(g)
+        ax.plot(range(4), ratios.T, "o-", color=color, alpha=0.35, linewidth=0.8)
+        ax.plot([], [], "o-", color=color, label=name)
+    ax.set_xticks(range(4), ["(even,\neven)", "(even,\nodd)", "(odd,\neven)", "(odd,\nodd)"], fontsize=9)
+    ax.set_xlabel("parity class (row, column)")
+    ax.set_ylabel("class variance / mean over classes")
+    ax.set_title(f"parity classes' variances ({len(ratios)} draws)")
+    ax.legend(loc="upper right", fontsize=9)
+    return fig
+
+
 # --- "Try it": kernel and stride -> overlap counts and a random generator -------------
 
 EXPLORER_INPUTS = 4
@@ -337,24 +653,52 @@ EXPLORER_INPUTS = 4
 
 
 def overlap_explorer_figure():
-    """Figure for the overlap explorer: the 2-D overlap counts and a random generator's output."""
+    """Figure for the overlap explorer: the 2-D overlap counts and a random generator's output.
+
+    Made to be redrawn fast, panel by panel: the images carry no ticks (their titles
+    give their sizes), the colour bar keeps one scale (0 to 1 = 0 to the largest
+    count) and only its tick labels change, and the layout is solved once, for the
+    largest counts (the widest labels), then kept.
+    """
     fig, (ax_counts, ax_image) = plt.subplots(1, 2, figsize=(9, 4.2), constrained_layout=True)
-    counts = ax_counts.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0, vmax=1)
-    fig.colorbar(counts, ax=ax_counts, label="windows covering the pixel", shrink=0.8)
-    ax_counts.set_xlabel("output column")
-    ax_counts.set_ylabel("output row")
-    image = ax_image.imshow(np.zeros((2, 2)), cmap="gray")
-    ax_image.set_xlabel("output column")
-    ax_image.set_ylabel("output row")
+    counts = ax_counts.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    colorbar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=counts.get_cmap()), ax=ax_counts,
+                            label="windows covering the pixel", shrink=0.8)
+    image = ax_image.imshow(np.zeros((2, 2)), cmap="gray", interpolation="nearest")
+    for ax in (ax_counts, ax_image):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("output column")
+        ax.set_ylabel("output row")
     plt.close(fig)  # shown by the explorer, not by the inline backend
-    return fig, {"counts": counts, "image": image, "ax_counts": ax_counts, "ax_image": ax_image}
+    artists = {"counts": counts, "image": image, "ax_counts": ax_counts, "ax_image": ax_image,
+               "colorbar": colorbar, "ax_colorbar": colorbar.ax}
+    largest = {control.name: control.hi for control in widgets.OVERLAP.controls}
+    update_overlap_explorer(artists, largest["kernel"], 1)  # the largest counts
+    fig.draw_without_rendering()  # solve the layout ...
+    fig.set_layout_engine("none")  # ... and keep it for every other size
+    return fig, artists
+
+
+def _paint_2d(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
+    """:func:`course_utils.deconv.conv_transpose_2d` in NumPy, tap by tap.
+
+    The same sum, without compiling: JAX compiles once per image shape, about a
+    quarter of a second for every new kernel and stride the sliders reach.
+    """
+    (height, width), (kh, kw) = x.shape[:2], w.shape[:2]
+    out = np.zeros((stride * (height - 1) + kh, stride * (width - 1) + kw, w.shape[3]), np.float64)
+    for a in range(kh):
+        for b in range(kw):  # tap (a, b) of input pixel (i, j) lands on (stride*i + a, stride*j + b)
+            out[a:a + stride * (height - 1) + 1:stride, b:b + stride * (width - 1) + 1:stride] += x @ w[a, b]
+    return out
 
 
 def random_transposed_generator(kernel: int, stride: int, *, seed: int = 0, channels=(8, 8, 1)) -> np.ndarray:
     """Output of an untrained stack of transposed convolutions (kernel, stride), ReLU between.
 
-    No padding: every stage paints its full output (:func:`course_utils.deconv.conv_transpose_2d`).
-    The weights are normal with variance ``stride**2 / (kernel**2 * in_channels)``,
+    No padding: every stage paints its full output (as :func:`course_utils.deconv.conv_transpose_2d`,
+    computed in NumPy). The weights are normal with variance ``stride**2 / (kernel**2 * in_channels)``,
     the code is ``(4, 4, channels[0])`` standard normal; both drawn from ``seed``.
     Returns the grey image ``(height, width)``.
     """
@@ -364,7 +708,7 @@ def random_transposed_generator(kernel: int, stride: int, *, seed: int = 0, chan
     for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
         # each output pixel gets about (kernel/stride)**2 * c_in terms: keep its variance near 1
         w = rng.normal(scale=stride / (kernel * np.sqrt(c_in)), size=(kernel, kernel, c_in, c_out))
-        x = np.asarray(deconv.conv_transpose_2d(x, w.astype(np.float32), stride))
+        x = _paint_2d(x, w.astype(np.float32), stride)
         if i < len(channels) - 2:
             x = np.maximum(x, 0.0)
     return x[..., 0]
@@ -390,35 +734,28 @@ def update_overlap_explorer(artists: dict, kernel: int, stride: int) -> dict:
         if stride > 1 and size >= 2 * stride else float("nan")
     artists["counts"].set_data(counts)
     artists["counts"].set_extent((-0.5, counts.shape[1] - 0.5, counts.shape[0] - 0.5, -0.5))
-    artists["counts"].set_clim(0, max(counts.max(), 1))
-    artists["ax_counts"].set_title(f"overlap counts, {EXPLORER_INPUTS}x{EXPLORER_INPUTS} inputs, kernel {kernel}, "
-                                   f"stride {stride}\nlargest / smallest {'interior ' if has_interior else ''}count: "
-                                   f"{ratio:.2f}{'' if has_interior else ' (no interior at this size)'}", fontsize=10)
+    top = max(int(counts.max()), 1)
+    artists["counts"].set_clim(0, top)
+    ticks = [int(t) for t in MaxNLocator(integer=True).tick_values(0, top) if 0 <= t <= top]
+    artists["colorbar"].set_ticks([t / top for t in ticks], labels=[str(t) for t in ticks])
+    # Short titles: their letters are a good part of what each slider move redraws.
+    artists["ax_counts"].set_title(f"overlap counts, {counts.shape[0]}x{counts.shape[1]} from {EXPLORER_INPUTS}x"
+                                   f"{EXPLORER_INPUTS}\n" + (f"interior max / min: {ratio:.2f}" if has_interior
+                                                             else f"max / min: {ratio:.2f} (no interior)"),
+                                   fontsize=10)
     limit = float(np.abs(image).max()) or 1.0
     artists["image"].set_data(image)
     artists["image"].set_extent((-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
     artists["image"].set_clim(-limit, limit)
-    artists["ax_image"].set_title(f"random 2-stage generator, {image.shape[0]}x{image.shape[1]}\n"
-                                  f"parity spread (period {stride}) of its interior: {spread:.3f}", fontsize=10)
+    artists["ax_image"].set_title(f"random generator, {image.shape[0]}x{image.shape[1]}\n"
+                                  f"interior parity spread: {spread:.3f}", fontsize=10)
     return {"counts": counts, "image": image, "ratio": ratio, "spread": spread}
 
 
-def overlap_explorer(kernel: int = 3, stride: int = 2) -> widgets.Widget:
-    """Sliders for kernel size and stride -> overlap counts and a random generator's output."""
-    fig, artists = overlap_explorer_figure()
-    sliders = {"kernel": widgets.IntSlider(value=kernel, min=1, max=8, description="kernel"),
-               "stride": widgets.IntSlider(value=stride, min=1, max=4, description="stride")}
-    out = widgets.Output()
+def overlap_explorer(kernel: int = widgets.OVERLAP.defaults["kernel"],
+                     stride: int = widgets.OVERLAP.defaults["stride"]) -> ipywidgets.Widget:
+    """Sliders for kernel size and stride -> overlap counts and a random generator's output.
 
-    def redraw(_change=None):
-        with out:  # an error shows its traceback under the sliders
-            out.clear_output(wait=True)
-            update_overlap_explorer(artists, sliders["kernel"].value, sliders["stride"].value)
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png")
-            display(Image(buffer.getvalue()))
-
-    for slider in sliders.values():
-        slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+    Built from ``widgets.OVERLAP``: each move redraws only the two panels and the colour bar.
+    """
+    return widgets.OVERLAP.widget(kernel=kernel, stride=stride)

@@ -196,3 +196,81 @@ def test_notebook_09_exercise_checks():
     assert exercises.check_subkernel_sums(up.subkernel_sums(kernel), kernel) is True
     assert exercises.check_subkernel_sums(np.zeros((2, 2)), kernel) is False
     assert exercises.check_subkernel_sums(None, kernel) is None
+
+
+def test_stage_outputs_end_in_the_generator_images():
+    codes = up.sample_codes(2, seed=1)
+    stages = up.generator_stage_outputs("resize-conv", codes, seed=3)
+    assert [s.shape for s in stages] == [(2, 8, 8, 16), (2, 16, 16, 8), (2, 32, 32, 1)]
+    assert np.array_equal(stages[-1][..., 0], up.generator_images("resize-conv", codes, seed=3))
+    assert stages[0].min() >= 0 and stages[-1].min() < 0  # ReLU after every stage but the last
+
+
+def test_separation_counts_the_overlap():
+    measures = {k: {"Nyquist fraction": np.array([0.3, 0.4]), "parity spread": np.array([0.001, 0.2])}
+                for k in up.CHECKERED}
+    measures.update({k: {"Nyquist fraction": np.array([0.01, 0.02]), "parity spread": np.array([0.0, 0.002])}
+                     for k in up.FIXED})
+    s = up.separation(measures)
+    assert (s["nyquist_lowest"], s["nyquist_highest"], s["parity_top_fixed"]) == (0.3, 0.02, 0.002)
+    assert s["missed"] == 3 and s["checkered"] == 6 and np.isclose(s["parity_median_low"], 0.1005)
+    with pytest.raises(TypeError, match="an entry for each"):
+        up.separation({"resize-conv": {}})
+
+
+def test_energy_share_spectrum_sums_to_one_and_puts_a_checkerboard_at_the_corners():
+    share = up.energy_share_spectrum(up.white_noise(3, 8, 8, seed=0))
+    assert share.shape == (9, 9) and np.isclose(share[:8, :8].sum(), 1.0) and share[4, 4] < 1e-20
+    board = up.energy_share_spectrum(checkerboard()[None])
+    assert all(np.isclose(board[r, c], 1.0) for r in (0, 8) for c in (0, 8))  # frequency ±4 = Nyquist
+
+
+def test_constant_input_response_interior_is_the_tiled_subkernel_sums():
+    layer = up.Upsample2x("transposed k4 s2", 3, 2, rngs=rngs(5))
+    r = up.constant_input_response(layer)
+    assert r["kernel"].shape == (4, 4, 3, 2) and r["sums"].shape == (2, 2, 2) and r["painted"].shape == (8, 8, 2)
+    assert np.allclose(r["painted"][2:6, 2:6], np.tile(r["sums"][::-1, ::-1], (2, 2, 1)), atol=1e-5)
+    with pytest.raises(TypeError, match="transposed"):
+        up.constant_input_response(up.Upsample2x("resize-conv", 3, 2, rngs=rngs()))
+
+
+def test_subkernel_balance_sizes_follow_the_counts():
+    keys = jax.random.split(jax.random.key(0, impl="rbg"), 8)
+    k3 = up.subkernel_balance("transposed k3 s2", keys)
+    assert k3["unevenness"].shape == (8,) and np.all(k3["unevenness"] > 0)
+    square = k3["mean_square"]
+    assert square[0, 0] > square[1, 1] * 2  # 4 taps against 1: about 4x the squared sum
+    with pytest.raises(ValueError, match="kind must be one of"):
+        up.subkernel_balance("resize-conv", keys)
+
+
+def test_input_gradients_match_jax_grad_and_the_overlap_counts():
+    kernels = np.random.default_rng(0).normal(size=(3, 3, 3)).astype(np.float32)
+    output_grads = np.random.default_rng(1).normal(size=(3, 8, 8)).astype(np.float32)
+    grads = up.input_gradients(kernels, output_grads)
+    blank = jnp.zeros((16, 16))
+    one = jax.grad(lambda x: (up.strided_conv(x, jnp.asarray(kernels[1])) * output_grads[1]).sum())(blank)
+    assert np.allclose(grads["random output gradient"][1], one, atol=1e-5)
+    ones = up.input_gradients(np.ones((1, 3, 3)), np.zeros((1, 8, 8)))["grad of sum, random kernel"][0]
+    assert np.array_equal(ones, deconv.overlap_counts((8, 8), 3, 2)[:16, :16])
+    with pytest.raises(ValueError, match="n = 3"):
+        up.input_gradients(kernels, output_grads[:2])
+
+
+def test_parity_class_variances_of_a_weighted_class():
+    image = np.ones((4, 4))
+    image[::2, ::2] = -3.0  # mean 0; class (even, even) has variance 9, the others 1
+    assert np.allclose(up.parity_class_variances(image), [[9 / 3, 1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_format_table_and_figures_draw():
+    table = up.artifact_table({"noise": up.white_noise(4, 8, 8, seed=0)})
+    text = up.format_table(table)
+    assert "noise" in text and "Nyquist fraction" in text and "±" in text
+    images = {"noise": up.white_noise(4, 32, 32, seed=0), "flat": np.zeros((4, 32, 32))}
+    for fig in (up.plot_overlap_counts([(3, 2), (7, 4)]), up.plot_generator_outputs(images),
+                up.plot_subkernels(up.constant_input_response(up.Upsample2x("transposed k4 s2", 2, 1, rngs=rngs()))),
+                up.plot_gradients({"a": np.ones((8, 8))}, {"noise": up.white_noise(3, 8, 8, seed=0)})):
+        fig.canvas.draw()
+        assert all(ax.get_title() or ax.get_label() == "<colorbar>" for ax in fig.axes)
+        matplotlib.pyplot.close(fig)
