@@ -1,7 +1,10 @@
 """The VAE of notebook 08: shapes, the KL, active units, the losses, the explorer, bad input."""
 
+import types
+
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from flax import nnx
@@ -117,6 +120,7 @@ def test_explorer_draws_what_the_decoder_computes():
     assert np.allclose(curve, np.asarray(model.decode(z))[0], atol=1e-5)
     assert np.allclose(artists["curve"].get_ydata(), curve)
     assert np.allclose(artists["scaled"][1].get_ydata(), -1.2 * artists["filters"][:, 3])
+    plt.close(fig)
 
 
 @pytest.mark.parametrize(
@@ -144,3 +148,165 @@ def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
+
+
+# --- notebook 08's experiment functions ---------------------------------------------------------
+
+def _curve_vae_with_known_posterior():
+    """Latent 0: mean 0, std 1 (the prior); latent 1: mean = 3 * p1-ish, std 0.1; latent 2: small mean, std 0.5."""
+    model = vae.CurveVAE(rngs=nnx.Rngs(0), latents=3)
+    a, b = data.basis()
+    kernel = np.zeros((15, 3), np.float32)
+    kernel[:, 1] = 3 * a / (a @ a)
+    kernel[:, 2] = 0.05 * b / (b @ b)
+    model.mean.kernel[...] = kernel
+    model.mean.bias[...] = np.zeros(3, np.float32)
+    model.log_var.kernel[...] = np.zeros((15, 3), np.float32)
+    model.log_var.bias[...] = 2 * np.log(np.array([1.0, 0.1, 0.5], np.float32))
+    return model
+
+
+def test_read_latents_sorts_by_kl_and_counts_by_both_tests():
+    model = _curve_vae_with_known_posterior()
+    result = types.SimpleNamespace(models=lambda: [model], seeds=(0,))
+    x = data.bezier_curves(512, seed=3)
+    (row,) = vae.read_latents(result, x)
+    mean, std = vae.posterior(model, x)
+    kl = vae.kl_per_latent(mean, std)
+    assert row["order"].tolist() == [1, 2, 0]  # the big latent, the small one, the prior
+    assert np.allclose(row["kl"], kl[[1, 2, 0]]) and np.allclose(row["mean"], mean[:, [1, 2, 0]])
+    assert np.allclose(row["std"], [0.1, 0.5, 1.0], rtol=1e-4)
+    counts = vae.latent_counts([row], vae.linear_vae_prediction(x, beta=1.0, sigma=0.02))
+    assert counts["active"] == [int(vae.active_units(mean).sum())]
+    assert counts["carrying"] == [int((kl > vae.CARRYING_NATS).sum())] and counts["predicted"] == 2
+    fig = vae.kl_figure({"curves": [row, row]}, {"curves": vae.linear_vae_prediction(x, beta=1.0, sigma=0.02)},
+                        beta=1.0, sigma=0.02)
+    assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 2 * 3  # two seeds x three latents
+    plt.close(fig)
+
+
+def test_linear_vae_prediction_mse_is_the_error_of_the_ppca_solution():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4000, 5)) @ np.diag([1.0, 0.5, 0.2, 0.05, 0.01]) @ np.linalg.qr(rng.normal(size=(5, 5)))[0]
+    noise = 0.3 * 0.1**2
+    pred = vae.linear_vae_prediction(x, beta=0.3, sigma=0.1, latents=2)
+    centred = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    lam = s[:2] ** 2 / len(x)
+    w = vt[:2].T * np.sqrt(lam - noise)  # Tipping & Bishop's maximum-likelihood decoder
+    z = np.linalg.solve(w.T @ w + noise * np.eye(2), w.T @ centred.T).T  # the posterior mean
+    assert np.isclose(pred["mse"], ((centred - z @ w.T) ** 2).mean(), rtol=1e-6)
+
+
+def test_weight_decay_prediction_matches_a_numerical_minimum():
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(6)
+    basis = np.linalg.qr(rng.normal(size=(7, 7)))[0]
+    x = 0.3 + rng.normal(size=(3000, 7)) * np.array([0.6, 0.25, 0.08, 0.02, 0.01, 0.005, 0.0]) @ basis.T
+    wd = 3e-4
+
+    for tied in (False, True):
+        def loss(params, tied=tied):
+            enc = params[:21].reshape(7, 3)
+            dec = enc if tied else params[21:42].reshape(7, 3)
+            b1, b2 = params[42:45], params[45:52]
+            out = (x @ enc + b1) @ dec.T + b2
+            return ((out - x) ** 2).mean() + wd * ((enc**2).sum() + (0 if tied else (dec**2).sum()))
+
+        start = np.concatenate([0.3 * basis[:, :3].ravel(), 0.3 * basis[:, :3].ravel(), np.zeros(10)])
+        best = scipy_optimize.minimize(loss, start, method="L-BFGS-B", options={"maxiter": 5000, "gtol": 1e-12})
+        enc = best.x[:21].reshape(7, 3)
+        dec = enc if tied else best.x[21:42].reshape(7, 3)
+        pred = vae.weight_decay_prediction(x, wd, tied=tied)
+        b1, b2 = best.x[42:45], best.x[45:52]
+        mse = (((x @ enc + b1) @ dec.T + b2 - x) ** 2).mean()
+        assert np.isclose(mse, pred["mse"], rtol=0.02), (tied, mse, pred["mse"])
+        centred_dirs = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)[2][:3].T
+        gains = np.einsum("tk,tk->k", dec @ enc.T @ centred_dirs, centred_dirs)
+        assert np.allclose(gains, pred["gain"], atol=0.02), (tied, gains, pred["gain"])
+    untied, tied = (vae.weight_decay_prediction(x, wd, tied=t)["gain"] for t in (False, True))
+    assert np.all(tied >= untied) and vae.weight_decay_prediction(x, 0.0)["gain"].tolist() == [1.0, 1.0, 1.0]
+
+
+def _projection_autoencoder(directions, scales=(1.0, 1.0, 1.0)):
+    """A tied linear autoencoder whose kernel is three orthogonal directions of lengths ``scales``;
+    with unit lengths model(x) projects x on them."""
+    from course_utils import models
+    model = models.TiedPatchAutoencoder(rngs=nnx.Rngs(0), activation="linear")
+    model.encoder.conv.kernel[...] = np.asarray(directions[:, None, :3] * np.array(scales), np.float32)
+    model.encoder.conv.bias[...] = np.zeros(3, np.float32)
+    return model
+
+
+def test_gains_components_and_bases_of_a_projection():
+    directions = np.linalg.qr(np.random.default_rng(7).normal(size=(7, 7)))[0]
+    model = _projection_autoencoder(directions)
+    assert np.allclose(vae.gains_along(model, directions), [1, 1, 1, 0, 0, 0, 0], atol=1e-5)
+    x = np.random.default_rng(8).normal(size=(200, 3)) @ directions[:, :3].T
+    assert vae.components_in_use(model, x.astype(np.float32)) == 3
+    assert vae.components_in_use(model, (x @ directions[:, :2] @ directions[:, :2].T).astype(np.float32)) == 2
+    # distinct lengths, so that the singular vectors are defined: they are the directions
+    scaled = _projection_autoencoder(directions, (1.0, 0.8, 0.5))
+    assert np.allclose(vae.gains_along(scaled, directions[:, :4]), [1, 0.64, 0.25, 0], atol=1e-5)
+    report = vae.basis_report(types.SimpleNamespace(models=lambda: [scaled], seeds=(0,)), directions[:, :3])
+    for key in ("span", "singular_vectors", "filters", "transpose_gap"):
+        assert np.allclose(report[key], 0, atol=0.05), key
+    assert np.allclose(report["singular_values"], [[1, 0.8, 0.5]], atol=1e-5)
+    fig = vae.singular_vectors_figure({"a": types.SimpleNamespace(model=lambda i: model)}, directions[:, :3])
+    assert fig.axes[0].get_ylabel() == "component of the unit vector" and len(fig.axes[0].lines) == 1 + 6
+    plt.close(fig)
+
+
+def test_family_check_and_prior_samples_figure():
+    curves = data.bezier_curves(50, seed=2)
+    check = vae.family_check(curves)
+    assert check["ends"] < 1e-6 and check["off_plane"] < 1e-5 and check["max_abs"].max() <= 0.75 + 1e-6
+    assert np.isclose(vae.family_check(curves + 0.1)["ends"], 0.1, atol=1e-6)
+    fig = vae.prior_samples_figure(curves, n=7)
+    assert len([line for line in fig.axes[0].lines if line.get_color() == "tab:blue"]) == 7
+    plt.close(fig)
+
+
+def test_beta_sweep_reuses_runs_and_reads_each_beta():
+    x = data.patches(data.bezier_curves(256, seed=0))
+    table = vae.beta_sweep(x, x, (3000.0,), sigma=0.02, steps=300, seeds=(0,))
+    row = table[3000.0]
+    assert row["predicted"] == 0 and row["active"] == [0] and row["mse"].shape == (1,)
+    assert np.isclose(row["predicted_mse"], x.var(axis=0).sum() / x.shape[1], rtol=1e-4)  # nothing kept
+    again = vae.beta_sweep(x, x, (3000.0,), sigma=0.02, steps=300, seeds=(0,), done={3000.0: row["result"]})
+    assert again[3000.0]["result"] is row["result"]
+    fig = vae.beta_sweep_figure(table, x, sigma=0.02)
+    assert [ax.get_xscale() for ax in fig.axes] == ["log", "log"]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: vae.read_latents("run", np.zeros((2, 15))), TypeError, "TrainResult"),
+        (lambda: vae.latent_counts([], {}), TypeError, "read_latents"),
+        (lambda: vae.kl_figure({"a": []}, {"b": {}}, beta=1.0, sigma=0.1), ValueError, "same data sets"),
+        (lambda: vae.family_check(np.zeros((2, 7))), ValueError, "(n, 15)"),
+        (lambda: vae.weight_decay_prediction(np.zeros((4, 7)), -1.0), ValueError, "weight_decay"),
+        (lambda: vae.train_autoencoders(np.zeros((4, 7)), {"x": ("loose", vae.regularised_loss())}, steps=1),
+         ValueError, "kind"),
+        (lambda: vae.train_autoencoders(np.zeros((4, 7)), {"x": ("tied", vae.vae_loss())}, steps=1),
+         TypeError, "regularised_loss"),
+        (lambda: vae.singular_vectors_figure({}, np.eye(7)[:, :3]), ValueError, "at least one"),
+    ],
+)
+def test_bad_input_to_the_experiments_gets_a_clear_error(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_linear_vae_prediction_from_a_spectrum_equals_the_one_from_data():
+    x = data.patches(data.bezier_curves(512, seed=4))
+    spectrum = vae.principal_variances(x)
+    assert np.allclose(spectrum, np.linalg.svd(x - x.mean(axis=0), compute_uv=False) ** 2 / len(x), rtol=1e-6,
+                       atol=1e-12)
+    for beta in (0.1, 10.0, 1000.0):
+        a, b = vae.linear_vae_prediction(x, beta=beta, sigma=0.02), vae.linear_vae_prediction(spectrum, beta=beta,
+                                                                                               sigma=0.02)
+        assert all(np.allclose(a[k], b[k]) for k in a)
