@@ -1,6 +1,6 @@
 """Check functions and worked solutions for the exercises at the end of each notebook.
 
-Used by notebooks 01-10. Each ``check_*`` prints a short verdict for the student (right,
+Used by notebooks 01-10 and 12. Each ``check_*`` prints a short verdict for the student (right,
 or what is wrong: the shape, or how far off) and returns True (right), False (wrong) or
 None (not attempted yet: the answer is still ``None``), so that an unattempted
 notebook still runs top to bottom. A hint says what kind of answer is wanted, never
@@ -370,3 +370,131 @@ def solve_collapsed_coverage():
     # 100 samples: 50 ones, 50 sevens; a class counts when it holds at least 2 % of them
     shares = np.bincount([1, 7] * 50, minlength=10) / 100
     return (int((shares >= 0.02).sum()), float(shares.max()))
+
+
+# --- notebook 11 ---------------------------------------------------------------
+
+RELU_X = np.array([-1.0, 2.0, 0.5, -0.3, 1.5])
+"""Notebook 11's exercise 1: the forward input of a ReLU, one value per unit ..."""
+RELU_G = np.array([0.4, -0.7, 0.9, 0.6, 0.2])
+"""... and the signal arriving at it from above in the backward pass."""
+
+
+def check_relu_rules(answer):
+    """Exercise: what the gradient, the deconvnet and guided backprop pass back through a ReLU at RELU_X, RELU_G."""
+    import jax
+
+    from . import attribution
+
+    def passed(relu):
+        _, backward = jax.vjp(relu, RELU_X)
+        return np.asarray(backward(RELU_G)[0])
+
+    expected = [passed(jax.nn.relu), passed(attribution.deconvnet_relu), passed(attribution.guided_relu)]
+    return _verdict(answer, expected, what="three 5-vectors: (gradient, deconvnet, guided backprop)")
+
+
+@_solves
+def solve_relu_rules():
+    x, g = RELU_X, RELU_G
+    gradient = np.where(x > 0, g, 0.0)  # the chain rule: the ReLU's slope is 1 where its input was positive
+    deconvnet = np.maximum(g, 0.0)  # Zeiler & Fergus: rectify the signal, forget the forward pass
+    guided = np.where((x > 0) & (g > 0), g, 0.0)  # Springenberg et al.: both tests
+    return gradient, deconvnet, guided
+
+
+def check_chance_share(answer):
+    """Exercise: the on-object share of a flat map for a 6x6 square in a 32x32 image (mask dilated by 1)."""
+    from . import attribution
+
+    mask = np.zeros((1, 32, 32), dtype=bool)
+    mask[0, 10:16, 20:26] = True
+    return _verdict(answer, attribution.on_object_share(np.ones((1, 32, 32)), mask)[0], what="one number in [0, 1]")
+
+
+@_solves
+def solve_chance_share():
+    # dilating by one pixel grows the 6x6 square to 8x8; a flat map puts the same mass on every pixel
+    return (6 + 2) ** 2 / 32**2
+
+
+def check_joint_zero_share(answer):
+    """Exercise: Spearman's rho of |a| = (0, 0, 0, 0, 1, 2) and |b| = (0, 0, 0, 0, 2, 1), and its share from joint zeros."""
+    from . import sanity
+
+    a = np.array([[[0, 0, 0, 0, 1, 2]]], dtype=float)
+    b = np.array([[[0, 0, 0, 0, 2, 1]]], dtype=float)
+    rho = sanity.stage_correlations({"m": a}, {"s": {"m": b}})["m"][0, 0]
+    return _verdict(answer, [rho, sanity.joint_zero_share(a, b)[0]], what="a pair: (rho, share from joint zeros)")
+
+
+@_solves
+def solve_joint_zero_share():
+    # the four tied zeros share ranks 1-4: each gets 2.5; the mean rank of 6 values is 3.5
+    ranks_a = np.array([2.5, 2.5, 2.5, 2.5, 5, 6]) - 3.5
+    ranks_b = np.array([2.5, 2.5, 2.5, 2.5, 6, 5]) - 3.5
+    terms = ranks_a * ranks_b
+    rho = terms.sum() / np.sqrt((ranks_a**2).sum() * (ranks_b**2).sum())
+    return rho, terms[:4].sum() / terms.sum()
+
+
+# --- notebook 12 ---------------------------------------------------------------
+
+def _stripes(period: int) -> np.ndarray:
+    """A 32x32 image of vertical stripes, 0 and 1, each stripe ``period // 2`` columns wide."""
+    columns = (np.arange(32) // (period // 2)) % 2
+    return np.tile(columns.astype(np.float32), (32, 1))
+
+
+def check_stripe_high_frequency(answer):
+    """Exercise: high_frequency_share (cutoff 0.25) of stripes of period 2 and of period 8 pixels."""
+    from . import synthesis
+
+    expected = synthesis.high_frequency_share(np.stack([_stripes(2), _stripes(8)]))
+    return _verdict(answer, expected, what="a pair of shares: (period 2, period 8)", atol=1e-3)
+
+
+@_solves
+def solve_stripe_high_frequency():
+    # Vertical stripes vary along a row only, so one row's 1-D spectrum is the whole story.
+    # Period 2 alternates 0, 1, 0, 1: all its variance sits at 1/2 cycle per pixel (> 0.25).
+    # Period 8 is a square wave: 1/8 cycle per pixel plus odd harmonics (3/8 lies above 0.25).
+    row = (np.arange(32) // 4) % 2
+    power = np.abs(np.fft.fft(row - row.mean())) ** 2
+    high = np.abs(np.fft.fftfreq(32)) > 0.25
+    return (1.0, float(power[high].sum() / power.sum()))
+
+
+def check_layer2_receptive_field(answer):
+    """Exercise: receptive field of a layer-2 unit with conv1 kernel 7 (conv2 3x3) and with conv2 kernel 5 (conv1 5x5)."""
+    def field(k1, k2, pool=2):
+        return k1 + (pool - 1) + pool * (k2 - 1)
+
+    return _verdict(answer, [field(7, 3), field(5, 5)], what="a pair of integers (pixels)", atol=0)
+
+
+@_solves
+def solve_layer2_receptive_field():
+    # conv1 sees k1 pixels; a 2x2 pool cell covers two conv1 units side by side: k1 + 1;
+    # conv2 reads k2 pool cells, each 2 pixels further: k1 + 1 + 2 (k2 - 1).
+    def field(k1, k2):
+        after_pool = k1 + 1
+        return after_pool + 2 * (k2 - 1)
+
+    return (field(7, 3), field(5, 5))
+
+
+def check_checkerboard_tv(answer):
+    """Exercise: synthesis.total_variation of a 0/1 checkerboard and of 0/1 vertical stripes of period 2."""
+    from . import synthesis
+
+    checker = (np.add.outer(np.arange(32), np.arange(32)) % 2).astype(np.float32)
+    images = np.stack([checker, _stripes(2)])[..., None]
+    return _verdict(answer, np.asarray(synthesis.total_variation(images)), what="a pair of numbers", atol=1e-4)
+
+
+@_solves
+def solve_checkerboard_tv():
+    # Every neighbour differs by 1 in a checkerboard, in both directions: 1 + 1.
+    # Vertical stripes change only along a row (dx = 1), never down a column (dy = 0).
+    return (1.0 + 1.0, 0.0 + 1.0)

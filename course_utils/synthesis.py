@@ -1,0 +1,621 @@
+"""What a unit wants: images made by gradient ascent, and images rebuilt from features.
+
+Used by notebook 12 (activation maximisation, dataset-centric patches, inversion,
+DeepDream) on the shape classifier of :mod:`course_utils.cnn`.
+
+- :func:`maximise` climbs the gradient of a class score or a channel's mean
+  activation from small noise (Erhan et al. 2009; Simonyan et al. 2014), with
+  Yosinski et al.'s (2015) regularisers (:class:`Regularisers`: L2 decay, Gaussian
+  blur every few steps, clipping pixels of small norm or small contribution) and
+  transformation robustness (a random shift each step, as in Olah et al. 2017).
+- :func:`invert` finds an image whose features at one layer match a given image's
+  (Mahendran & Vedaldi 2015), with a total-variation prior of weight ``tv_weight``.
+- :func:`top_patches` is the dataset-centric view: the input patches that excite a
+  unit most, cut to its receptive field (:func:`receptive_field`); :func:`layer_maps`
+  computes a layer's output for a whole data set.
+- :func:`high_frequency_share` measures how much of an image's variance lies at
+  high spatial frequencies: the tell-tale of unregularised ascent.
+- :class:`JudgeCNN` is an independent classifier of another architecture (3x3
+  kernels, average pooling, a global *average* instead of max), trained on the same
+  data with another seed, so that a picture that only fools the model that made it
+  can be told from one that shows the class.
+- :func:`synthesis_explorer`: the class or unit and the regulariser strengths ->
+  the synthesised image and what both classifiers make of it.
+
+Every optimisation runs as one compiled ``lax.scan`` over all its images at once.
+The layer being maximised or inverted and every regulariser strength are inputs of
+that program, not constants, so the notebook's runs (every class, every variant,
+every layer, every TV weight) share a handful of compiled programs; batches are
+padded to a multiple of ``BATCH_MULTIPLE`` for the same reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from . import _checks, cnn, shapes, widgets
+
+OBJECTIVE_LAYERS = ("act1", "act2", "gmax", "logits")
+"""Layers whose units :func:`maximise` can climb: a channel's mean over positions, or a score."""
+INVERSION_LAYERS = ("act1", "pool1", "act2", "pool2", "gmax")
+"""Layers :func:`invert` can rebuild an image from, from the input up."""
+BATCH_MULTIPLE = 8
+"""Batches are padded to a multiple of this, so runs of 1-8 images share one compiled program."""
+BLUR_RADIUS = 3
+"""The Gaussian blur's kernel reaches this many pixels each side (enough for sigma <= 1.5)."""
+
+
+# --- measures -------------------------------------------------------------------
+
+def radial_frequency(size: int = shapes.SIZE) -> np.ndarray:
+    """(size, size) radial spatial frequency of each 2-D FFT bin, in cycles per pixel (0 to ~0.71)."""
+    size = _checks.positive_int("size", size, minimum=2)
+    f = np.fft.fftfreq(size)
+    return np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+
+
+def high_frequency_share(images, *, cutoff: float = 0.25) -> np.ndarray:
+    """Share of each image's variance at radial frequencies above ``cutoff`` cycles per pixel.
+
+    ``images`` is (n, h, w) or (n, h, w, 1); each image's mean is removed first, so
+    the share is of its variance (Parseval). 0.25 cycles per pixel is half the
+    Nyquist frequency: white noise puts about 80 % of its variance above it, a smooth
+    shape very little. A flat image (no variance) gets 0.
+    """
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"images must have shape (n, size, size) or (n, size, size, 1), got {x.shape}")
+    cutoff = _checks.non_negative_float("cutoff", cutoff)
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(x)) ** 2
+    total = power.sum(axis=(1, 2))
+    high = power[:, radial_frequency(x.shape[1]) > cutoff].sum(axis=1)
+    return np.where(total > 0, high / np.where(total > 0, total, 1.0), 0.0)
+
+
+def total_variation(x: jax.Array) -> jax.Array:
+    """Mean squared difference between neighbouring pixels of each image (n, h, w, 1) -> (n,).
+
+    Mahendran & Vedaldi's TV prior with beta = 2: summed over both directions and
+    averaged over pixels. Noise of standard deviation s scores about 4 s^2; a flat image 0.
+    """
+    dy = jnp.diff(x, axis=1) ** 2
+    dx = jnp.diff(x, axis=2) ** 2
+    return dy.mean(axis=(1, 2, 3)) + dx.mean(axis=(1, 2, 3))
+
+
+def gaussian_blur(x: jax.Array, sigma) -> jax.Array:
+    """Blur images (n, h, w, 1) with a Gaussian of standard deviation ``sigma`` pixels (0: unchanged).
+
+    Separable, with edge values repeated at the border so that a flat image stays flat.
+    ``sigma`` may be a traced number or one per image (n,).
+    """
+    offsets = jnp.arange(-BLUR_RADIUS, BLUR_RADIUS + 1, dtype=jnp.float32)
+    sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), x.shape[:1])
+    # exp(-d^2 / (2 sigma^2)) with a tiny floor: sigma = 0 gives the identity kernel.
+    weights = jnp.exp(-offsets[None] ** 2 / (2 * sigma[:, None] ** 2 + 1e-6))
+    weights = weights / weights.sum(axis=1, keepdims=True)
+    r = BLUR_RADIUS
+    padded = jnp.pad(x[..., 0], ((0, 0), (r, r), (r, r)), mode="edge")
+    h, w = x.shape[1:3]
+    rows = sum(weights[:, k, None, None] * padded[:, k:k + h, :] for k in range(2 * r + 1))
+    out = sum(weights[:, k, None, None] * rows[:, :, k:k + w] for k in range(2 * r + 1))
+    return out[..., None]
+
+
+# --- activation maximisation ----------------------------------------------------
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Regularisers:
+    """Yosinski et al.'s (2015) regularisers and a random shift, applied after every ascent step.
+
+    All fields are numbers that the compiled program takes as inputs (0 switches a
+    regulariser off), so every combination shares one program. Pixels are measured
+    from the ``base`` grey that :func:`maximise` starts from: decaying or clipping a
+    pixel pulls it towards that grey, the image's "zero".
+    """
+
+    decay: float = 0.0
+    """L2 decay: each step multiplies every pixel's offset from the base grey by (1 - decay)."""
+    blur_sigma: float = 0.0
+    """Standard deviation (pixels) of the Gaussian blur applied every ``blur_every`` steps."""
+    blur_every: int = 4
+    """Blur on every this-many-th step."""
+    norm_percentile: float = 0.0
+    """Each step, pixels whose |offset| is below this percentile (0-100) of the image's are set to the base grey."""
+    contribution_percentile: float = 0.0
+    """Likewise for pixels whose contribution |offset * gradient| is below this percentile."""
+    jitter: int = 0
+    """Transformation robustness: the gradient is taken at the image shifted (rolled) by up to this many pixels."""
+
+    def __post_init__(self):
+        # Only settings of plain numbers are checked: stacked or traced copies (inside
+        # maximise's compiled program) were built from checked ones.
+        if not all(isinstance(v, numbers.Real) for v in dataclasses.astuple(self)):
+            return
+        _checks.non_negative_float("decay", self.decay)
+        if self.decay >= 1:
+            raise ValueError(f"decay must be < 1 (a share of the offset removed per step), got {self.decay}")
+        _checks.non_negative_float("blur_sigma", self.blur_sigma)
+        if self.blur_sigma > BLUR_RADIUS / 2:
+            raise ValueError(f"blur_sigma must be <= {BLUR_RADIUS / 2} (the kernel reaches {BLUR_RADIUS} pixels), "
+                             f"got {self.blur_sigma}")
+        _checks.positive_int("blur_every", self.blur_every)
+        for name in ("norm_percentile", "contribution_percentile"):
+            if not 0 <= _checks.non_negative_float(name, getattr(self, name)) < 100:
+                raise ValueError(f"{name} must be in [0, 100), got {getattr(self, name)}")
+        _checks.positive_int("jitter", self.jitter, minimum=0)
+
+
+YOSINSKI = Regularisers(decay=0.01, blur_sigma=0.5, blur_every=4, norm_percentile=20.0, contribution_percentile=20.0)
+"""All four of Yosinski et al.'s regularisers at once, at moderate strengths chosen once, by eye."""
+VARIANTS = {
+    "none": Regularisers(),
+    "L2 decay": Regularisers(decay=0.01),
+    "blur": Regularisers(blur_sigma=0.5, blur_every=4),
+    "clipping": Regularisers(norm_percentile=20.0, contribution_percentile=20.0),
+    "all four": YOSINSKI,
+    "shifts": Regularisers(jitter=2),
+    "all + shifts": dataclasses.replace(YOSINSKI, jitter=2),
+}
+"""The regulariser settings notebook 12 compares, by name: none, each alone, all four, and random shifts."""
+
+
+def _channel_means(h: jax.Array) -> jax.Array:
+    """(n, ..., C) -> (n, C): a channel's mean over positions (a score stays itself)."""
+    return h.reshape(h.shape[0], -1, h.shape[-1]).mean(axis=1)
+
+
+def _objectives(model, x, targets, layer_weights):
+    """Per image: the target unit's value at the layer picked by ``layer_weights`` (n, len(OBJECTIVE_LAYERS))."""
+    feats = model.features(x)
+    values = []
+    for name in OBJECTIVE_LAYERS:
+        means = _channel_means(feats[name])
+        # Out-of-range units (e.g. channel 12 of the 5 logits) are clipped; their weight is 0.
+        values.append(jnp.take_along_axis(means, jnp.minimum(targets, means.shape[1] - 1)[:, None], axis=1)[:, 0])
+    return (jnp.stack(values, axis=1) * layer_weights).sum(axis=1)
+
+
+def _percentile_mask(values, percentile, halvings: int = 16):
+    """True where a pixel's value (>= 0) lies below the image's ``percentile`` (per image).
+
+    The threshold is found by bisection on [0, max]: each halving counts the pixels
+    below the midpoint, which on CPU costs far less than sorting every image at every
+    step (the ascent's most expensive part otherwise). 16 halvings pin it to 1/65,536
+    of the image's largest value; a percentile of 0 clips nothing.
+    """
+    n = values.shape[0]
+    flat = values.reshape(n, -1)
+    wanted = percentile / 100 * flat.shape[1]
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) / 2
+        below = (flat < mid[:, None]).sum(axis=1)
+        return jnp.where(below <= wanted, mid, lo), jnp.where(below <= wanted, hi, mid)
+
+    lo, _ = jax.lax.fori_loop(0, halvings, halve, (jnp.zeros(n), flat.max(axis=1) * (1 + 1e-6)))
+    return values < jnp.where(percentile > 0, lo, 0.0)[:, None, None, None]
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "steps"))
+def _ascend(graphdef, state, targets, layer_weights, regs, start, step_size, key, *, steps):
+    model = nnx.merge(graphdef, state)
+    base = start.mean(axis=(1, 2, 3), keepdims=True)
+
+    def gradient(x, key):
+        # Transformation robustness: climb the score of a randomly shifted copy, then
+        # shift the gradient back; a pattern that only works at one offset gains little.
+        shifts = jax.random.randint(key, (x.shape[0], 2), -regs.jitter[:, None], regs.jitter[:, None] + 1)
+        roll = jax.vmap(lambda im, s: jnp.roll(im, s, axis=(0, 1)))
+        g = jax.grad(lambda y: _objectives(model, roll(y, shifts), targets, layer_weights).sum())(x)
+        return roll(g, -shifts)
+
+    def step(x, inputs):
+        t, key = inputs
+        g = gradient(x, key)
+        # A normalised step: every image and layer climbs at the same pace, whatever its gradient's scale.
+        x = x + step_size * g / (jnp.sqrt((g**2).mean(axis=(1, 2, 3), keepdims=True)) + 1e-8)
+        offset = (x - base) * (1 - regs.decay[:, None, None, None])
+        blurred = gaussian_blur(offset, regs.blur_sigma)
+        offset = jnp.where(((t + 1) % regs.blur_every == 0)[:, None, None, None], blurred, offset)
+        small = _percentile_mask(jnp.abs(offset), regs.norm_percentile)
+        weak = _percentile_mask(jnp.abs(offset * g), regs.contribution_percentile)
+        offset = jnp.where(small | weak, 0.0, offset)
+        # The image stays an image: pixels in [0, 1], as in the data.
+        return jnp.clip(base + offset, 0.0, 1.0), None
+
+    x, _ = jax.lax.scan(step, start, (jnp.arange(steps), jax.random.split(key, steps)))
+    return x
+
+
+def _padded(n: int) -> int:
+    """``n`` rounded up to a multiple of ``BATCH_MULTIPLE`` and of the number of CPU devices."""
+    multiple = math.lcm(BATCH_MULTIPLE, len(jax.devices()))
+    return -(-n // multiple) * multiple
+
+
+def _spread(batch, replicated):
+    """Put ``batch`` (arrays with a leading image axis) in equal shares on every device, ``replicated`` whole on each.
+
+    Every image's optimisation is independent of the others', so with one JAX device
+    per core (``course_utils.configure_cpu``) the compiled program runs each share on
+    its own core: about twice as fast on two cores.
+    """
+    mesh = Mesh(np.array(jax.devices()), ("images",))
+    return (jax.device_put(batch, NamedSharding(mesh, PartitionSpec("images"))),
+            jax.device_put(replicated, NamedSharding(mesh, PartitionSpec())))
+
+
+def _check_model(model):
+    if not isinstance(model, nnx.Module) or not hasattr(model, "features"):
+        raise TypeError(f"model must be a cnn.ShapeCNN (an NNX module with features()), got {type(model).__name__}")
+
+
+def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers(), steps: int = 200,
+             step_size: float = 0.02, base: float = 0.2, start_noise: float = 0.02, seed: int = 0) -> np.ndarray:
+    """Images (n, 32, 32, 1) that climb the score of each unit in ``targets`` (n,) of ``layer``.
+
+    ``layer`` is one of ``OBJECTIVE_LAYERS``: for ``logits`` a target is a class
+    (the raw score, as Simonyan et al. 2014 climb, not the softmax), for ``gmax`` a
+    layer-2 channel's global maximum, for ``act1``/``act2`` a channel's mean
+    activation over all positions. Each image starts as the grey ``base`` plus
+    Gaussian noise of standard deviation ``start_noise`` and takes ``steps`` steps
+    of size ``step_size`` along its normalised gradient; ``regularisers`` (one
+    :class:`Regularisers`, or one per target) act after each step; pixels stay in
+    [0, 1]. The same seed gives the same images.
+    """
+    _check_model(model)
+    _checks.one_of("layer", layer, set(OBJECTIVE_LAYERS))
+    targets = np.asarray(targets)
+    if targets.ndim != 1 or targets.size == 0 or not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
+        raise ValueError(f"targets must be a non-empty 1-D array of unit numbers >= 0, got {targets!r}")
+    n = targets.size
+    if isinstance(regularisers, Regularisers):
+        regularisers = [regularisers] * n
+    regularisers = list(regularisers)
+    if len(regularisers) != n or not all(isinstance(r, Regularisers) for r in regularisers):
+        raise TypeError(f"regularisers must be one Regularisers or a list of {n} (one per target)")
+    steps = _checks.positive_int("steps", steps)
+    step_size = _checks.non_negative_float("step_size", step_size)
+    base = _checks.non_negative_float("base", base)
+    start_noise = _checks.non_negative_float("start_noise", start_noise)
+    seed = _checks.positive_int("seed", seed, minimum=0)
+
+    size = _padded(n)
+    pad = size - n
+    stacked = Regularisers(*(np.array([getattr(r, f.name) for r in regularisers + regularisers[:1] * pad],
+                                      np.int32 if f.name in ("blur_every", "jitter") else np.float32)
+                             for f in dataclasses.fields(Regularisers)))
+    weights = np.zeros((size, len(OBJECTIVE_LAYERS)), np.float32)
+    weights[:n, OBJECTIVE_LAYERS.index(layer)] = 1.0  # padding rows climb nothing
+    rng = np.random.default_rng(seed)
+    start = (base + start_noise * rng.standard_normal((size, shapes.SIZE, shapes.SIZE, 1))).astype(np.float32)
+    graphdef, state = nnx.split(model)
+    (targets, weights, stacked, start), (state, step_size, key) = _spread(
+        (np.pad(targets, (0, pad)).astype(np.int32), weights, stacked, np.clip(start, 0, 1).astype(np.float32)),
+        (state, np.float32(step_size), jax.random.key(seed)))
+    x = _ascend(graphdef, state, targets, weights, stacked, start, step_size, key, steps=steps)
+    return np.asarray(x)[:n]
+
+
+# --- inversion ----------------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "steps"))
+def _invert(graphdef, state, originals, layer_weights, tv_weights, start, learning_rate, *, steps):
+    model = nnx.merge(graphdef, state)
+    targets = model.features(originals, upto=INVERSION_LAYERS[-1])
+
+    def loss(x):
+        feats = model.features(x, upto=INVERSION_LAYERS[-1])
+        errors = []
+        for name in INVERSION_LAYERS:
+            axes = tuple(range(1, feats[name].ndim))
+            # ||phi(x) - phi0||^2 / ||phi0||^2, per image (the floor avoids 0/0 for a silent layer).
+            errors.append(((feats[name] - targets[name]) ** 2).sum(axis=axes)
+                          / ((targets[name] ** 2).sum(axis=axes) + 1e-8))
+        feature_error = (jnp.stack(errors, axis=1) * layer_weights).sum(axis=1)
+        return (feature_error + tv_weights * total_variation(x)).sum()
+
+    optimiser = optax.adam(learning_rate)
+
+    def step(carry, _):
+        x, opt = carry
+        updates, opt = optimiser.update(jax.grad(loss)(x), opt)
+        return (jnp.clip(optax.apply_updates(x, updates), 0.0, 1.0), opt), None
+
+    (x, _), _ = jax.lax.scan(step, (start, optimiser.init(start)), None, length=steps)
+    return x
+
+
+def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_rate: float = 0.02,
+           seed: int = 0) -> np.ndarray:
+    """Reconstructions (n, 32, 32, 1) of ``images`` from their features at ``layer`` (Mahendran & Vedaldi 2015).
+
+    Minimises ``||phi(x) - phi(x0)||^2 / ||phi(x0)||^2 + tv_weight * TV(x)``
+    (:func:`total_variation`) with Adam over ``steps`` steps, from the images' mean
+    grey plus faint noise, keeping pixels in [0, 1]. ``layer`` (one of
+    ``INVERSION_LAYERS``) and ``tv_weight`` are one value for all images or one per
+    image, so one call can sweep layers and weights.
+    """
+    _check_model(model)
+    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    n = images.shape[0]
+    layers = [layer] * n if isinstance(layer, str) else list(layer)
+    if len(layers) != n:
+        raise ValueError(f"layer must be one name or one per image ({n}), got {len(layers)}")
+    for name in layers:
+        _checks.one_of("layer", name, set(INVERSION_LAYERS))
+    tv = np.broadcast_to(np.asarray(tv_weight, np.float32), (n,)).copy() if np.ndim(tv_weight) == 0 else \
+        np.asarray(tv_weight, np.float32)
+    if tv.shape != (n,) or not np.all(np.isfinite(tv)) or tv.min() < 0:
+        raise ValueError(f"tv_weight must be a number >= 0 or one per image ({n}), got {tv_weight!r}")
+    steps = _checks.positive_int("steps", steps)
+    learning_rate = _checks.non_negative_float("learning_rate", learning_rate)
+    size = _padded(n)
+    pad = size - n
+    originals = np.concatenate([np.asarray(images, np.float32), np.repeat(np.asarray(images[:1], np.float32), pad, 0)])
+    weights = np.zeros((size, len(INVERSION_LAYERS)), np.float32)
+    weights[np.arange(n), [INVERSION_LAYERS.index(name) for name in layers]] = 1.0
+    rng = np.random.default_rng(seed)
+    start = originals.mean() + 0.01 * rng.standard_normal(originals.shape)
+    graphdef, state = nnx.split(model)
+    batch, (state, learning_rate) = _spread(
+        (originals, weights, np.pad(tv, (0, pad)), np.clip(start, 0, 1).astype(np.float32)),
+        (state, np.float32(learning_rate)))
+    x = _invert(graphdef, state, *batch, learning_rate, steps=steps)
+    return np.asarray(x)[:n]
+
+
+def relative_error(reconstructions, originals) -> np.ndarray:
+    """Per image ||x - x0|| / ||x0 - mean(x0)||: 0 is perfect, 1 is as far off as a flat grey of the right mean."""
+    x = np.asarray(reconstructions, np.float64)
+    x0 = np.asarray(originals, np.float64)
+    if x.shape != x0.shape or x.ndim < 2:
+        raise ValueError(f"reconstructions and originals must have the same shape (n, ...), got {x.shape} and {x0.shape}")
+    axes = tuple(range(1, x.ndim))
+    spread = np.sqrt(((x0 - x0.mean(axis=axes, keepdims=True)) ** 2).sum(axis=axes))
+    return np.sqrt(((x - x0) ** 2).sum(axis=axes)) / np.maximum(spread, 1e-12)
+
+
+# --- the dataset-centric view -------------------------------------------------------
+
+def receptive_field(layer: str) -> tuple[int, int]:
+    """``(size, stride)`` of a unit of ``layer`` ('act1' or 'act2') on the input image.
+
+    A unit at (i, j) of the layer sees input rows ``stride * i + offset`` to
+    ``+ size - 1`` (see :func:`patch_origin`). conv1 is 5x5 at stride 1; conv2 is
+    3x3 on the 2x2-pooled map, so it reaches one pooled cell (two pixels) further on
+    each side of a 6x6 block: 10x10 at stride 2.
+    """
+    _checks.one_of("layer", layer, {"act1", "act2"})
+    k1, k2 = cnn.KERNELS
+    if layer == "act1":
+        return k1, 1
+    return (k1 - 1) + cnn.POOL * k2, cnn.POOL
+
+
+def patch_origin(layer: str, row: int, col: int) -> tuple[int, int]:
+    """Input (row, col) of the top-left pixel that unit (row, col) of ``layer`` sees ('SAME' padding)."""
+    size, stride = receptive_field(layer)
+    k1, k2 = cnn.KERNELS
+    if layer == "act1":
+        return row - k1 // 2, col - k1 // 2
+    # act2 at i reads pool1 cells i-1..i+1, pool1 cell p covers act1 rows 2p, 2p+1,
+    # and act1 row q reads input rows q-2..q+2.
+    return stride * (row - k2 // 2) - k1 // 2, stride * (col - k2 // 2) - k1 // 2
+
+
+@dataclasses.dataclass(frozen=True)
+class TopPatches:
+    """The inputs that excite one channel most: patches, their activations and where they came from."""
+
+    patches: np.ndarray
+    """(k, size, size) input patches, the unit's receptive field (zeros beyond the image's border)."""
+    activations: np.ndarray
+    """(k,) the channel's largest activation in each image, in decreasing order."""
+    images: np.ndarray
+    """(k,) row numbers of the images in the data set."""
+    positions: np.ndarray
+    """(k, 2) the (row, col) of the strongest unit in the layer's map."""
+
+
+def top_patches(model, images, layer: str, channel: int, *, k: int = 9, batch_size: int = 1000) -> TopPatches:
+    """The ``k`` images whose strongest ``layer`` unit of ``channel`` fires most, cut to its receptive field.
+
+    Each image contributes at most one patch (at its strongest position), so the
+    gallery shows ``k`` different images.
+    """
+    _check_model(model)
+    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    _checks.one_of("layer", layer, {"act1", "act2"})
+    channels = cnn.CHANNELS[0 if layer == "act1" else 1]
+    channel = _checks.positive_int("channel", channel, minimum=0)
+    if channel >= channels:
+        raise ValueError(f"channel must be in 0..{channels - 1} for {layer}, got {channel}")
+    k = _checks.positive_int("k", k)
+    if k > images.shape[0]:
+        raise ValueError(f"k must be at most the number of images ({images.shape[0]}), got {k}")
+    maps = layer_maps(model, images, layer, batch_size=batch_size)[..., channel]
+    flat = maps.reshape(len(maps), -1)
+    best = flat.max(axis=1)
+    order = np.argsort(-best, kind="stable")[:k]
+    positions = np.stack(np.unravel_index(flat[order].argmax(axis=1), maps.shape[1:]), axis=1)
+    size, _ = receptive_field(layer)
+    padded = np.pad(np.asarray(images)[..., 0], ((0, 0), (size, size), (size, size)))
+    patches = []
+    for i, (r, c) in zip(order, positions):
+        r0, c0 = patch_origin(layer, int(r), int(c))
+        patches.append(padded[i, r0 + size:r0 + 2 * size, c0 + size:c0 + 2 * size])
+    return TopPatches(np.stack(patches), best[order], order, positions)
+
+
+@functools.partial(nnx.jit, static_argnames=("layer",))
+def _layer_maps(model, x, *, layer):
+    return model.features(x, upto=layer)[layer]
+
+
+def layer_maps(model, images, layer: str, *, batch_size: int = 1000) -> np.ndarray:
+    """The output of ``layer`` (a name from ``cnn.LAYERS``) for every image, computed compiled, in batches."""
+    _check_model(model)
+    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    _checks.one_of("layer", layer, set(cnn.LAYERS))
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    return np.concatenate([np.asarray(_layer_maps(model, jnp.asarray(images[s:s + batch_size]), layer=layer))
+                           for s in range(0, images.shape[0], batch_size)])
+
+
+# --- an independent classifier ------------------------------------------------------
+
+class JudgeCNN(nnx.Module):
+    """A second shape classifier of another design, to judge synthesised images.
+
+    ``ShapeCNN`` uses 5x5 then 3x3 kernels, max-pooling and a global max; this one
+    uses three 3x3 convolutions (12, 24, 32 channels) with 2x2 *average* pooling and
+    a global *average* before its dense head. Trained on the same images with another
+    seed, it shares the data but not the weights or the inductive bias.
+    """
+
+    def __init__(self, *, rngs: nnx.Rngs, n_classes: int = shapes.N_CLASSES):
+        n_classes = _checks.positive_int("n_classes", n_classes, minimum=2)
+        self.conv1 = nnx.Conv(1, 12, kernel_size=(3, 3), padding="SAME", rngs=rngs)
+        self.conv2 = nnx.Conv(12, 24, kernel_size=(3, 3), padding="SAME", rngs=rngs)
+        self.conv3 = nnx.Conv(24, 32, kernel_size=(3, 3), padding="SAME", rngs=rngs)
+        self.head = nnx.Linear(32, n_classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        pool = functools.partial(nnx.avg_pool, window_shape=(2, 2), strides=(2, 2), padding="VALID")
+        h = pool(jax.nn.relu(self.conv1(x)))
+        h = pool(jax.nn.relu(self.conv2(h)))
+        h = jax.nn.relu(self.conv3(h))
+        return self.head(h.mean(axis=(1, 2)))
+
+
+@nnx.jit
+def _softmax(model, x):
+    return jax.nn.softmax(model(x), axis=-1)
+
+
+def probabilities(model, images) -> np.ndarray:
+    """Softmax class probabilities (n, classes) of any classifier of (n, 32, 32, 1) images."""
+    if not isinstance(model, nnx.Module):
+        raise TypeError(f"model must be an NNX classifier, got {type(model).__name__}")
+    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    n = images.shape[0]
+    pad = _padded(n) - n  # one compiled program for 1-8 images, like the ascent
+    x = np.concatenate([np.asarray(images, np.float32), np.zeros((pad, *images.shape[1:]), np.float32)])
+    return np.asarray(_softmax(model, jnp.asarray(x)))[:n]
+
+
+# --- the explorer ---------------------------------------------------------------------
+
+EXPLORER_TARGETS = tuple(f"class: {name}" for name in shapes.CLASS_NAMES) + tuple(
+    f"act2 channel {c}" for c in range(cnn.CHANNELS[1]))
+"""The explorer's menu: a class score, or a layer-2 channel's mean activation."""
+EXPLORER_STEPS = 100
+"""Ascent steps per explorer move (step size ``EXPLORER_STEP_SIZE``): notebook 12's settings."""
+EXPLORER_STEP_SIZE = 0.04
+
+
+def explorer_target(target: str) -> tuple[str, int]:
+    """``(layer, unit)`` of a menu entry of ``EXPLORER_TARGETS``."""
+    _checks.one_of("target", target, set(EXPLORER_TARGETS))
+    if target.startswith("class: "):
+        return "logits", shapes.CLASS_NAMES.index(target.removeprefix("class: "))
+    return "act2", int(target.rsplit(" ", 1)[1])
+
+
+def synthesis_explorer_figure():
+    """Figure for the explorer: the synthesised image (left), both classifiers' probabilities (right)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_image, ax_prob) = plt.subplots(1, 2, figsize=(8, 3.4), width_ratios=(1, 1.5), constrained_layout=True)
+    image = ax_image.imshow(np.zeros((shapes.SIZE, shapes.SIZE)), cmap="gray", vmin=0, vmax=1,
+                            interpolation="nearest")
+    ax_image.set_xticks([])
+    ax_image.set_yticks([])
+    title = ax_image.set_title(" ", fontsize=10)
+    x = np.arange(shapes.N_CLASSES)
+    own = ax_prob.bar(x - 0.2, np.zeros(shapes.N_CLASSES), 0.4, color="tab:blue", label="the model that made it")
+    judge = ax_prob.bar(x + 0.2, np.zeros(shapes.N_CLASSES), 0.4, color="tab:orange", label="independent judge")
+    ax_prob.set_ylim(0, 1.35)  # room above the bars for the legend
+    ax_prob.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax_prob.set_xticks(x, shapes.CLASS_NAMES)
+    ax_prob.set_xlabel("class")
+    ax_prob.set_ylabel("probability")
+    ax_prob.set_title("what the two classifiers see")
+    ax_prob.legend(loc="upper center", ncol=2, fontsize=9)
+    plt.close(fig)  # shown by the explorer, not by the inline backend
+    return fig, {"image": image, "title": title, "own": list(own), "judge": list(judge)}
+
+
+def update_synthesis_explorer(artists: dict, model, judge, target: str, decay: float, blur_sigma: float,
+                              clip_percentile: float, jitter: int) -> np.ndarray:
+    """Synthesise the image for ``target`` under these regulariser strengths, draw it; return it (32, 32, 1)."""
+    layer, unit = explorer_target(target)
+    regs = Regularisers(decay=decay, blur_sigma=blur_sigma, norm_percentile=clip_percentile,
+                        contribution_percentile=clip_percentile, jitter=int(jitter))
+    image = maximise(model, [unit], layer=layer, regularisers=regs, steps=EXPLORER_STEPS,
+                     step_size=EXPLORER_STEP_SIZE)[0]
+    own, other = probabilities(model, image[None])[0], probabilities(judge, image[None])[0]
+    artists["image"].set_data(image[..., 0])
+    for bars, p in ((artists["own"], own), (artists["judge"], other)):
+        for bar, value in zip(bars, p):
+            bar.set_height(float(value))
+    hf = high_frequency_share(image[None])[0]
+    artists["title"].set_text(f"{target}\nmodel: {shapes.CLASS_NAMES[own.argmax()]}, "
+                              f"judge: {shapes.CLASS_NAMES[other.argmax()]}; high-freq. {hf:.2f}")
+    return image
+
+
+EXPLORER_CONTROLS = (widgets.Control("target"), widgets.Control("decay", 0.0, 0.1, 0.005),
+                     widgets.Control("blur_sigma", 0.0, 1.5, 0.1, label="blur σ"),
+                     widgets.Control("clip_percentile", 0.0, 60.0, 5.0, label="clip %"),
+                     widgets.Control("jitter", 0, 4))
+EXPLORER_DEFAULTS = {"target": EXPLORER_TARGETS[0], "decay": 0.01, "blur_sigma": 0.5, "clip_percentile": 20.0,
+                     "jitter": 2}
+
+
+def synthesis_scene(model, judge):
+    """The explorer's figure, moving artists, update(**controls) and menu options (for ``widgets.Explorer``)."""
+    fig, artists = synthesis_explorer_figure()
+    moving = [artists["image"], artists["title"], artists["own"], artists["judge"]]
+
+    def update(target, decay, blur_sigma, clip_percentile, jitter):
+        update_synthesis_explorer(artists, model, judge, target, decay, blur_sigma, clip_percentile, jitter)
+
+    return fig, moving, update, {"target": list(EXPLORER_TARGETS)}
+
+
+def example_models() -> tuple:
+    """Untrained stand-ins (a ShapeCNN and a JudgeCNN) for tests and benchmarks of the explorer."""
+    return cnn.ShapeCNN(rngs=nnx.Rngs(0)), JudgeCNN(rngs=nnx.Rngs(1))
+
+
+SYNTHESIS = widgets.Explorer("synthesis", "12_what_units_want.ipynb", "synthesis_explorer", synthesis_scene,
+                             EXPLORER_CONTROLS, EXPLORER_DEFAULTS, ("model", "judge"), module="synthesis",
+                             examples=example_models)
+"""This explorer's registry entry (for ``widgets.EXPLORERS``)."""
+
+
+def synthesis_explorer(model, judge, target: str = EXPLORER_DEFAULTS["target"],
+                       decay: float = EXPLORER_DEFAULTS["decay"], blur_sigma: float = EXPLORER_DEFAULTS["blur_sigma"],
+                       clip_percentile: float = EXPLORER_DEFAULTS["clip_percentile"],
+                       jitter: int = EXPLORER_DEFAULTS["jitter"]):
+    """A menu (class or layer-2 channel) and regulariser sliders -> the synthesised image and both verdicts."""
+    return SYNTHESIS.widget(model, judge, target=target, decay=decay, blur_sigma=blur_sigma,
+                            clip_percentile=clip_percentile, jitter=jitter)
