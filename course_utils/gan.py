@@ -20,7 +20,7 @@ Used by notebook 10.
 - The latent explorer and the latent-walk animation follow the pattern of
   :mod:`course_utils.widgets`: ``latent_explorer_figure()`` returns the artists,
   ``update_latent_explorer()`` redraws them (tests call it), ``latent_explorer()``
-  wires two sliders.
+  wires two sliders (registered as ``widgets.DIGIT_LATENT``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from . import _checks, upsampling
+from . import _checks, upsampling, widgets
 
 SIZE = 8
 """Digits are SIZE x SIZE pixels."""
@@ -452,30 +452,13 @@ def update_latent_explorer(artists: dict, generator, classifier, a: float, b: fl
     return digit
 
 
-def latent_explorer(generator, classifier, a: float = 0.0, b: float = 0.0):
-    """Two sliders move the latent vector along two fixed directions; the digit follows."""
-    import io
+def latent_explorer(generator, classifier, a: float = widgets.DIGIT_LATENT.defaults["a"],
+                    b: float = widgets.DIGIT_LATENT.defaults["b"]):
+    """Two sliders move the latent vector along two fixed directions; the digit follows.
 
-    import ipywidgets as widgets
-    from IPython.display import Image, display
-
-    fig, artists = latent_explorer_figure()
-    sliders = {name: widgets.FloatSlider(value=value, min=-4, max=4, step=0.25, description=name)
-               for name, value in (("a", a), ("b", b))}
-    out = widgets.Output()
-
-    def redraw(_change=None):
-        with out:
-            out.clear_output(wait=True)
-            update_latent_explorer(artists, generator, classifier, sliders["a"].value, sliders["b"].value)
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png")
-            display(Image(buffer.getvalue()))
-
-    for slider in sliders.values():
-        slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+    Built from ``widgets.DIGIT_LATENT``: each move redraws only the digit, its title and the bars.
+    """
+    return widgets.DIGIT_LATENT.widget(generator, classifier, a=a, b=b)
 
 
 def latent_circle(frames: int = 36, *, seed: int = 0) -> np.ndarray:

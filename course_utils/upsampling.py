@@ -660,7 +660,7 @@ def overlap_explorer_figure():
     count) and only its tick labels change, and the layout is solved once, for the
     largest counts (the widest labels), then kept.
     """
-    fig, (ax_counts, ax_image) = plt.subplots(1, 2, figsize=(9, 4.2), constrained_layout=True)
+    fig, (ax_counts, ax_image) = plt.subplots(1, 2, figsize=(8, 3.7), constrained_layout=True)
     counts = ax_counts.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
     colorbar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=counts.get_cmap()), ax=ax_counts,
                             label="windows covering the pixel", shrink=0.8)

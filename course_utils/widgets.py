@@ -1,7 +1,10 @@
 """Explorers: sliders wired to figures that update in place.
 
 Used by notebooks 01 (curve explorer), 02 (reconstruction explorer), 03 (latent
-and encoder explorers), 06 (full-curve explorer) and 07 (size explorer).
+and encoder explorers), 06 (full-curve explorer) and 07 (size explorer); the
+explorers of notebooks 08 (:mod:`course_utils.vae`), 09 (:mod:`course_utils.upsampling`)
+and 10 (:mod:`course_utils.gan`) live next to their models and use
+:func:`interactive_figure` and the registry here.
 
 Each explorer has three parts: ``*_figure()`` builds the figure and returns the
 artists to update, ``update_*()`` is a plain function (arguments -> artists updated
@@ -14,7 +17,8 @@ figure and encoding it as PNG took most of that (about 200-400 ms in JupyterLab)
 that background, draws only the moving artists and encodes a fast PNG; the new
 picture replaces the old one in a single widget message. ``EXPLORERS`` lists every
 explorer of the course in one place (notebook, figure, update, controls), for the
-browser test, the benchmark and anyone adding an explorer.
+browser test, the benchmark and anyone adding an explorer. The entries of notebooks
+08-10 import their modules only when built: those modules import this one.
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from flax import nnx
 from matplotlib.artist import Artist
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image as PILImage
 
-from . import data, deconv, views
+from . import data, deconv, models, views
 from .models import ACTIVATIONS, CODE_SIZE
 from .plotting import WINDOW_COLORS, curve_axes, patch_axes, scaled_filter_lines, set_scaled_filters
 
@@ -64,16 +70,21 @@ class FigureFrames:
     moving artists in their z-order, pastes the legends back on top (as a full draw
     would show them) and encodes the canvas as PNG.
 
-    ``moving`` is an artist or a (nested) list of artists: lines, bars, texts, or a
-    whole ``Axes`` when what it shows changes in structure.
+    ``moving`` is an artist or a (nested) list of artists: lines, bars, images, texts,
+    axes' ``xaxis`` / ``yaxis`` (their ticks), or a whole ``Axes`` when what it shows
+    changes in structure. The spines of the axes they are in are redrawn with them:
+    a full draw puts the axes' frame over bars and images.
     """
 
     def __init__(self, figure: Figure, moving):
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
-        self.moving = sorted(_flatten_artists(moving), key=lambda a: a.get_zorder())
-        if not self.moving:
+        moving = _flatten_artists(moving)
+        if not moving:
             raise ValueError("moving must name at least one artist: the ones the sliders change")
+        holders = dict.fromkeys(a.axes for a in moving if a.axes is not None and a.axes not in moving)
+        spines = [spine for ax in holders for spine in ax.spines.values() if spine not in moving]
+        self.moving = sorted(moving + spines, key=lambda a: a.get_zorder())
         self.figure = figure
         self.canvas = FigureCanvasAgg(figure)  # our own canvas: pyplot may have closed the figure's
         self.background = None
@@ -82,6 +93,11 @@ class FigureFrames:
     def _draw_background(self) -> None:
         self.canvas.draw()  # with the layout engine still on: solve it with every artist in place
         self.figure.set_layout_engine("none")  # then keep it: moving one artist must not shift the axes
+        for axis in (artist for artist in self.moving if isinstance(artist, Axis)):
+            # Keep a moving axis' label where the layout put it: placing it anew measures
+            # every tick label of the axes, about 5 ms an axis per frame.
+            anchor = axis.label.get_transform().transform(axis.label.get_position())
+            axis.set_label_coords(*axis.axes.transAxes.inverted().transform(anchor))
         for artist in self.moving:
             artist.set_animated(True)  # canvas.draw() skips animated artists: the still background
         self.canvas.draw()
@@ -150,7 +166,8 @@ class Control:
     """A slider from ``lo`` to ``hi`` in steps of ``step`` (integers if all three are), or a menu.
 
     A menu (``lo is None``) takes its options when the explorer is built, e.g. the
-    names of the variants passed to :func:`full_curve_explorer`.
+    names of the variants passed to :func:`full_curve_explorer`; a slider may take its
+    label then, when it depends on the inputs (e.g. which latent it moves).
     """
 
     name: str
@@ -168,7 +185,10 @@ class Control:
         return all(isinstance(v, numbers.Integral) for v in (self.lo, self.hi, self.step))
 
     def widget(self, value, options=None) -> widgets.ValueWidget:
-        """The ipywidgets control, starting at ``value`` (a menu: at ``value`` or its first option)."""
+        """The ipywidgets control, starting at ``value`` (a menu: at ``value`` or its first option).
+
+        ``options``: a menu's options; for a slider, a label (str) that replaces ``label``.
+        """
         if self.is_menu:
             options = list(options or [])
             if not options:
@@ -177,11 +197,13 @@ class Control:
                                     description=self.label or self.name)
         if not isinstance(value, numbers.Real) or not self.lo <= value <= self.hi:
             raise ValueError(f"{self.name} must be a number in [{self.lo}, {self.hi}], got {value!r}")
+        if options is not None and not isinstance(options, str):
+            raise TypeError(f"the slider {self.name!r} takes a label (str) when built, got {options!r}")
+        label = options or self.label or self.name
         if self.integer:
-            return widgets.IntSlider(value=int(value), min=self.lo, max=self.hi, step=self.step,
-                                     description=self.label or self.name)
+            return widgets.IntSlider(value=int(value), min=self.lo, max=self.hi, step=self.step, description=label)
         return widgets.FloatSlider(value=float(value), min=self.lo, max=self.hi, step=self.step,
-                                   description=self.label or self.name, continuous_update=True, readout_format=".2f")
+                                   description=label, continuous_update=True, readout_format=".2f")
 
     def sample(self, rng: np.random.Generator, options=None):
         """A random position of this control (for benchmarks and tests)."""
@@ -201,14 +223,33 @@ OFFSET = Control("offset", data.ALL_OFFSETS[0], data.ALL_OFFSETS[-1])
 P1, P2 = Control("p1", *_height()), Control("p2", *_height())
 
 
+def _example_model() -> tuple:
+    """An untrained patch autoencoder: the input of the explorers of notebooks 02 and 03."""
+    return (models.PatchAutoencoder(rngs=nnx.Rngs(0)),)
+
+
+def _example_reconstructors() -> tuple:
+    """Every fix of notebook 06 around an untrained patch autoencoder."""
+    from . import full_curve
+
+    (model,) = _example_model()
+    return ({fix: (lambda curves, fix=fix: full_curve.reconstruct(model, curves, fix)) for fix in full_curve.FIXES},)
+
+
+def _no_inputs() -> tuple:
+    return ()
+
+
 @dataclass(frozen=True)
 class Explorer:
     """One explorer of the course: where it is used and how it is built.
 
     ``scene(*inputs)`` returns ``(figure, moving artists, update(**values), options)``
-    where ``inputs`` are what the notebook passes (a model, reconstructors) and
-    ``options`` the menus' options; ``defaults`` are the controls' starting values,
-    the same as the defaults of the explorer function ``function``.
+    where ``inputs`` are what the notebook passes (a model, reconstructors), named in
+    ``inputs``, and ``options`` the menus' options (or sliders' labels), by control
+    name; ``defaults`` are the controls' starting values, the same as the defaults of
+    the explorer function ``module.function``. ``examples()`` builds stand-in inputs
+    (small untrained models) for tests and benchmarks.
     """
 
     name: str
@@ -218,6 +259,13 @@ class Explorer:
     controls: tuple[Control, ...]
     defaults: dict
     inputs: tuple[str, ...] = ()
+    module: str = "widgets"  # the course_utils module that defines ``function``
+    examples: Callable[[], tuple] = _no_inputs
+
+    @property
+    def call(self) -> str:
+        """How a notebook calls it: "module.function"."""
+        return f"{self.module}.{self.function}"
 
     def random_values(self, rng: np.random.Generator, options: dict | None = None) -> dict:
         """Random positions of every control."""
@@ -327,7 +375,8 @@ def _reconstruction_scene(model):
 
 
 RECONSTRUCTION = Explorer("reconstruction", "02_patch_autoencoder.ipynb", "reconstruction_explorer",
-                          _reconstruction_scene, (P1, P2, OFFSET), {"p1": 0.6, "p2": -0.4, "offset": 4}, ("model",))
+                          _reconstruction_scene, (P1, P2, OFFSET), {"p1": 0.6, "p2": -0.4, "offset": 4}, ("model",),
+                          examples=_example_model)
 
 
 def reconstruction_explorer(model, p1: float = RECONSTRUCTION.defaults["p1"], p2: float = RECONSTRUCTION.defaults["p2"],
@@ -361,7 +410,8 @@ def _latent_scene(model):
 
 
 LATENT = Explorer("latent", "03_decoder_animation.ipynb", "latent_explorer", _latent_scene,
-                  tuple(Control(c, *_height()) for c in CODE_NAMES), {"c1": 0.0, "c2": 0.1, "c3": 0.2}, ("model",))
+                  tuple(Control(c, *_height()) for c in CODE_NAMES), {"c1": 0.0, "c2": 0.1, "c3": 0.2}, ("model",),
+                  examples=_example_model)
 
 
 def latent_explorer(model, code=tuple(LATENT.defaults[c] for c in CODE_NAMES)) -> widgets.Widget:
@@ -423,7 +473,7 @@ def _encoder_scene(model):
 
 
 ENCODER = Explorer("encoder", "03_decoder_animation.ipynb", "encoder_explorer", _encoder_scene,
-                   (P1, P2, OFFSET), {"p1": 0.6, "p2": -0.4, "offset": 4}, ("model",))
+                   (P1, P2, OFFSET), {"p1": 0.6, "p2": -0.4, "offset": 4}, ("model",), examples=_example_model)
 
 
 def encoder_explorer(model, p1: float = ENCODER.defaults["p1"], p2: float = ENCODER.defaults["p2"],
@@ -488,7 +538,8 @@ def _full_curve_scene(reconstructors):
 
 
 FULL_CURVE = Explorer("full_curve", "06_full_model_overlap.ipynb", "full_curve_explorer", _full_curve_scene,
-                      (Control("variant"), P1, P2), {"p1": 0.6, "p2": -0.4}, ("reconstructors",))
+                      (Control("variant"), P1, P2), {"p1": 0.6, "p2": -0.4}, ("reconstructors",),
+                      examples=_example_reconstructors)
 
 
 def full_curve_explorer(reconstructors: dict, p1: float = FULL_CURVE.defaults["p1"],
@@ -566,5 +617,65 @@ def size_explorer(n_inputs: int = SIZE.defaults["n_inputs"], kernel: int = SIZE.
     return SIZE.widget(n_inputs=n_inputs, kernel=kernel, stride=stride, padding=padding)
 
 
-EXPLORERS: dict[str, Explorer] = {e.name: e for e in (CURVE, RECONSTRUCTION, LATENT, ENCODER, FULL_CURVE, SIZE)}
-"""Every explorer of this module by name, in the order of the notebooks."""
+# --- notebooks 08-10: explorers defined next to their models -----------------------
+# Their modules import this one (for interactive_figure and these entries), so the
+# scenes import them when called, not at the top.
+
+def _vae_curve_scene(model, latents=(0, 1)):
+    from . import vae
+
+    fig, artists = vae.latent_curve_figure(model, latents)
+    moving = [artists["scaled"], artists["curve"], artists["nearest"]]
+    labels = {name: f"latent {k}" for name, k in zip(("z1", "z2"), artists["latents"])}
+    return fig, moving, lambda z1, z2: vae.update_latent_curve(artists, z1, z2), labels
+
+
+def _example_curve_vae() -> tuple:
+    from . import vae
+
+    return vae.CurveVAE(rngs=nnx.Rngs(0)), (0, 1)
+
+
+VAE_CURVE = Explorer("vae_curve", "08_learned_code_noise.ipynb", "latent_curve_explorer", _vae_curve_scene,
+                     (Control("z1", -2.5, 2.5, 0.05), Control("z2", -2.5, 2.5, 0.05)), {"z1": 0.5, "z2": 0.5},
+                     ("model", "latents"), module="vae", examples=_example_curve_vae)
+
+
+def _overlap_scene():
+    from . import upsampling
+
+    fig, artists = upsampling.overlap_explorer_figure()
+    # The colour bar's colours stay; its tick labels follow the largest count.
+    moving = [artists["counts"], artists["image"], artists["ax_counts"].title, artists["ax_image"].title,
+              artists["ax_colorbar"].yaxis]
+    return fig, moving, lambda kernel, stride: upsampling.update_overlap_explorer(artists, kernel, stride), {}
+
+
+OVERLAP = Explorer("overlap", "09_checkerboard.ipynb", "overlap_explorer", _overlap_scene,
+                   (Control("kernel", 1, 8), Control("stride", 1, 4)), {"kernel": 3, "stride": 2}, module="upsampling")
+
+
+def _digit_latent_scene(generator, classifier):
+    from . import gan
+
+    fig, artists = gan.latent_explorer_figure()
+    moving = [artists["image"], artists["bars"], artists["title"]]
+    return fig, moving, lambda a, b: gan.update_latent_explorer(artists, generator, classifier, a, b), {}
+
+
+def _example_digit_models() -> tuple:
+    """An untrained generator and a classifier fitted on 300 real digits."""
+    from . import gan
+
+    images, labels = gan.digits()
+    return gan.Generator(rngs=nnx.Rngs(0)), gan.train_classifier(images[:300], labels[:300])
+
+
+DIGIT_LATENT = Explorer("digit_latent", "10_digit_generator.ipynb", "latent_explorer", _digit_latent_scene,
+                        (Control("a", -4.0, 4.0, 0.25), Control("b", -4.0, 4.0, 0.25)), {"a": 0.0, "b": 0.0},
+                        ("generator", "classifier"), module="gan", examples=_example_digit_models)
+
+
+EXPLORERS: dict[str, Explorer] = {e.name: e for e in (CURVE, RECONSTRUCTION, LATENT, ENCODER, FULL_CURVE, SIZE,
+                                                      VAE_CURVE, OVERLAP, DIGIT_LATENT)}
+"""Every explorer of the course by name, in the order of the notebooks."""

@@ -65,7 +65,7 @@ def explorer_calls(path: pathlib.Path) -> list[str]:
 
 
 NOTEBOOK_CALLS = {p.name: explorer_calls(p) for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
-REGISTERED = {f"widgets.{e.function}": e for e in widgets.EXPLORERS.values()}
+REGISTERED = {e.call: e for e in widgets.EXPLORERS.values()}  # "module.function" -> explorer
 # The registry's notebooks, and any notebook showing an explorer of another module (measured, flagged).
 NOTEBOOKS_WITH_EXPLORERS = sorted({e.notebook for e in widgets.EXPLORERS.values()}
                                   | {name for name, calls in NOTEBOOK_CALLS.items() if calls})
@@ -190,13 +190,18 @@ def test_some_notebooks_have_explorers():
 
 
 def test_the_notebooks_show_the_registered_explorers():
-    """Each registered explorer is shown by its notebook, and every widgets.*_explorer call is registered."""
+    """Each registered explorer is shown by its notebook, and every widgets.*_explorer call is registered.
+
+    Explorers of other modules may be registered too (notebooks 08-10); one that is
+    not is still measured, and flagged in the output.
+    """
     for call, explorer in REGISTERED.items():
         assert call in NOTEBOOK_CALLS.get(explorer.notebook, []), f"{explorer.notebook} does not call {call}()"
     for name, calls in NOTEBOOK_CALLS.items():
         for call in calls:
             if call.startswith("widgets."):
                 assert call in REGISTERED, f"{name} calls {call}(), which is not in widgets.EXPLORERS"
+            if call in REGISTERED:
                 assert REGISTERED[call].notebook == name, f"{call} is registered for {REGISTERED[call].notebook}"
 
 
