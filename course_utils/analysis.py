@@ -23,7 +23,7 @@ import scipy.linalg
 import scipy.optimize
 from flax import nnx
 
-from . import _checks
+from . import checks
 from .models import CODE_SIZE
 
 
@@ -33,7 +33,7 @@ def _unit_columns(filters: np.ndarray) -> np.ndarray:
 
 
 def _filter_stack(name: str, filters) -> np.ndarray:
-    filters = np.asarray(_checks.array(name, filters, ndim=3, shape_hint="(seeds, taps, components)"), np.float64)
+    filters = np.asarray(checks.array(name, filters, ndim=3, shape_hint="(seeds, taps, components)"), np.float64)
     if filters.shape[0] < 1 or filters.shape[2] < 1:
         raise ValueError(f"{name} must hold at least one seed and one component, got shape {filters.shape}")
     return filters
@@ -53,7 +53,7 @@ def align_filters(filters, reference: int = 0):
     """
     filters = _filter_stack("filters", filters)
     n_seeds, _, n_comp = filters.shape
-    reference = _checks.positive_int("reference", reference, minimum=0)
+    reference = checks.non_negative_int("reference", reference)
     if reference >= n_seeds:
         raise ValueError(f"reference must be a seed index in 0..{n_seeds - 1}, got {reference}")
     ref = _unit_columns(filters[reference])
@@ -97,7 +97,7 @@ def ablation_mse(model, data) -> np.ndarray:
     Returns ``[mse_with_all, mse_without_component_1, ..., mse_without_component_3]``:
     the larger the loss without a component, the more information it carries.
     """
-    data = jnp.asarray(_checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
+    data = jnp.asarray(checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
     graphdef, state = nnx.split(model)
     return np.asarray(_ablation_losses(graphdef, state, data), np.float64)
 
@@ -119,7 +119,7 @@ def principal_directions(data, *, centre: bool = False):
     ``centre=False`` (the default) the variance is taken about zero, which suits
     the decoder: it can only add multiples of its filters (plus one constant bias).
     """
-    data = np.asarray(_checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"), np.float64)
+    data = np.asarray(checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"), np.float64)
     if centre:
         data = data - data.mean(axis=0)
     _, s, vt = np.linalg.svd(data, full_matrices=False)
@@ -133,8 +133,8 @@ def principal_angles_deg(span_a, span_b) -> np.ndarray:
     dimension are the same subspace when every angle is 0. There are
     ``min(k_a, k_b)`` angles (``scipy.linalg.subspace_angles``).
     """
-    a = _checks.array("span_a", span_a, ndim=2, shape_hint="(length, k)")
-    b = _checks.array("span_b", span_b, ndim=2, shape_hint="(length, k)")
+    a = checks.array("span_a", span_a, ndim=2, shape_hint="(length, k)")
+    b = checks.array("span_b", span_b, ndim=2, shape_hint="(length, k)")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"spans must live in one space: got lengths {a.shape[0]} and {b.shape[0]}")
     angles = scipy.linalg.subspace_angles(np.asarray(a, np.float64), np.asarray(b, np.float64))
@@ -151,8 +151,8 @@ def filter_angles_deg(filters, directions) -> np.ndarray:
     ndim = np.ndim(filters)
     if ndim not in (2, 3):
         raise ValueError(f"filters must have shape (taps, k) or (seeds, taps, k), got {ndim} dimensions")
-    filters = np.asarray(_checks.array("filters", filters, ndim=ndim, shape_hint="([seeds,] taps, k)"), np.float64)
-    directions = np.asarray(_checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
+    filters = np.asarray(checks.array("filters", filters, ndim=ndim, shape_hint="([seeds,] taps, k)"), np.float64)
+    directions = np.asarray(checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
     if filters.shape[-2:] != directions.shape:
         raise ValueError(f"filters {filters.shape} and directions {directions.shape} must pair up: "
                          "one direction (column) per filter, same number of taps")
@@ -172,7 +172,7 @@ def roughness(filters) -> np.ndarray:
     ndim = np.ndim(filters)
     if ndim not in (2, 3):
         raise ValueError(f"filters must have shape (taps, components) or (seeds, taps, components), got {ndim} dimensions")
-    filters = np.asarray(_checks.array("filters", filters, ndim=ndim, shape_hint="(seeds, taps, components)"), np.float64)
+    filters = np.asarray(checks.array("filters", filters, ndim=ndim, shape_hint="(seeds, taps, components)"), np.float64)
     if filters.shape[-2] < 3:
         raise ValueError(f"filters need at least 3 taps, got shape {filters.shape}")
     return (np.diff(_unit_columns(filters), n=2, axis=-2) ** 2).mean(axis=-2)

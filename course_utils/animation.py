@@ -28,7 +28,7 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from . import _checks
+from . import checks
 from .plotting import WINDOW_COLORS, loss_band, patch_axes, scaled_filter_lines, set_scaled_filters
 
 PALETTE_COLORS = 64
@@ -50,10 +50,10 @@ def sweep(component: int, base=(0.0, 0.0, 0.0), *, frames: int = 12, amplitude: 
 
     ``component`` is 0, 1 or 2; the other components stay at ``base``.
     """
-    component = _checks.positive_int("component", component, minimum=0)
+    component = checks.non_negative_int("component", component)
     if component > 2:
         raise ValueError(f"component must be 0, 1 or 2 (c1, c2, c3), got {component}")
-    frames = _checks.positive_int("frames", frames, minimum=2)
+    frames = checks.positive_int("frames", frames, minimum=2)
     codes = np.tile(np.asarray(base, np.float64), (frames, 1))
     codes[:, component] = amplitude * np.sin(np.linspace(-np.pi / 2, 3 * np.pi / 2, frames, endpoint=False))
     return codes
@@ -61,7 +61,7 @@ def sweep(component: int, base=(0.0, 0.0, 0.0), *, frames: int = 12, amplitude: 
 
 def tour(*, frames: int = 16, amplitude: float = 0.6) -> np.ndarray:
     """Codes where all three components move at once, along a closed loop: (frames, 3)."""
-    frames = _checks.positive_int("frames", frames, minimum=2)
+    frames = checks.positive_int("frames", frames, minimum=2)
     t = np.linspace(0, 2 * np.pi, frames, endpoint=False)
     return amplitude * np.stack([np.cos(t), np.sin(t), np.sin(2 * t)], axis=1)
 
@@ -199,10 +199,10 @@ def decoder_animation(model, codes, *, fps: float = 6, dpi: int = 96) -> str:
     Returns a self-contained HTML player (see :func:`html_player`). At the default
     ``dpi`` a frame is 883 pixels wide with 10-point text, readable at that width.
     """
-    codes = np.asarray(_checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)"), np.float64)
+    codes = np.asarray(checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)"), np.float64)
     if codes.shape[1] != 3:
         raise ValueError(f"codes must have shape (frames, 3), got {codes.shape}")
-    dpi = _checks.positive_int("dpi", dpi, minimum=20)
+    dpi = checks.positive_int("dpi", dpi, minimum=20)
     filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
     fig, artists = decoder_figure(filters, bias, ylim=output_limit(filters, bias, codes), dpi=dpi)
     try:
@@ -262,7 +262,7 @@ def training_animation(result, *, seed_index: int = 0, bar: float | None = None,
     models = [result.model(seed_index, snapshot=k) for k in range(len(result.snapshots))]  # checks seed_index
     encoders = np.stack([np.asarray(m.encoder.filters(), np.float64) for m in models])
     decoders = np.stack([np.asarray(m.decoder.filters(), np.float64) for m in models])
-    dpi = _checks.positive_int("dpi", dpi, minimum=20)
+    dpi = checks.positive_int("dpi", dpi, minimum=20)
     losses = np.asarray(result.losses, np.float64)
     fig, artists = training_figure(losses, 1.1 * np.abs(encoders).max(), 1.1 * np.abs(decoders).max(), bar=bar,
                                    dpi=dpi)

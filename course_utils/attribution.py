@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from . import _checks, cnn
+from . import checks, cnn
 
 # ---------------------------------------------------------------------------
 # ReLUs with the backward rules of the deconvnet and of guided backpropagation
@@ -96,7 +96,7 @@ def _check_forward(forward):
 
 
 def _check_images(images):
-    return jnp.asarray(_checks.array("images", images, ndim=4, shape_hint="(n, height, width, channels)"))
+    return jnp.asarray(checks.array("images", images, ndim=4, shape_hint="(n, height, width, channels)"))
 
 
 def _check_classes(classes, n: int):
@@ -165,7 +165,7 @@ def integrated_gradients(forward: Callable, images, classes, *, baseline=0.0, st
     _check_forward(forward)
     images = _check_images(images)
     classes = _check_classes(classes, images.shape[0])
-    steps = _checks.positive_int("steps", steps)
+    steps = checks.positive_int("steps", steps)
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
         baseline = jnp.full_like(images, float(baseline))
     else:
@@ -206,8 +206,8 @@ def occlusion(forward: Callable, images, classes, *, patch: int = 8, stride: int
     images = _check_images(images)
     n, height, width, _ = images.shape
     classes = _check_classes(classes, n)
-    patch = _checks.positive_int("patch", patch)
-    stride = _checks.positive_int("stride", stride)
+    patch = checks.positive_int("patch", patch)
+    stride = checks.positive_int("stride", stride)
     if patch > min(height, width):
         raise ValueError(f"patch must be at most the image size {min(height, width)}, got {patch}")
     if stride > patch:
@@ -244,7 +244,7 @@ def dilate_masks(masks, pixels: int) -> np.ndarray:
     masks = np.asarray(masks)
     if masks.ndim != 3 or masks.dtype != bool:
         raise ValueError(f"masks must be boolean with shape (n, height, width), got {masks.dtype} {masks.shape}")
-    pixels = _checks.positive_int("dilate", pixels, minimum=0)
+    pixels = checks.non_negative_int("dilate", pixels)
     if pixels == 0:
         return masks.copy()
     width = 2 * pixels + 1
@@ -352,7 +352,7 @@ def deconvnet_projection(model: cnn.ShapeCNN, images, layer: str, signal) -> jax
     """
     if not isinstance(model, cnn.ShapeCNN):
         raise TypeError(f"model must be a cnn.ShapeCNN, got {type(model).__name__}")
-    _checks.one_of("layer", layer, set(PROJECTABLE))
+    checks.one_of("layer", layer, set(PROJECTABLE))
     images = _check_images(images)
     feats = model.features(images, upto=layer, activation=jax.nn.relu)
     signal = jnp.asarray(signal, dtype=images.dtype)
@@ -380,10 +380,10 @@ def strongest_unit(model: cnn.ShapeCNN, images, layer: str, channel: int) -> tup
     ``positions`` (n, 2) are its (row, col) in the layer's grid. This is the
     signal Zeiler & Fergus project down with :func:`deconvnet_projection`.
     """
-    _checks.one_of("layer", layer, set(PROJECTABLE))
+    checks.one_of("layer", layer, set(PROJECTABLE))
     images = _check_images(images)
     feats = model.features(images, upto=layer, activation=jax.nn.relu)[layer]
-    channel = _checks.positive_int("channel", channel, minimum=0)
+    channel = checks.non_negative_int("channel", channel)
     if channel >= feats.shape[-1]:
         raise ValueError(f"channel must lie in 0..{feats.shape[-1] - 1} for layer {layer!r}, got {channel}")
     n, h, w, _ = feats.shape

@@ -18,7 +18,7 @@ from matplotlib.collections import LineCollection
 
 from . import attribution, sanity, shapes, widgets
 
-IMAGES = 50
+IMAGES = widgets.ATTRIBUTION_IMAGES
 """How many images the explorer's slider runs over (the first ones passed)."""
 OUTLINE_COLOR = "tab:green"
 
@@ -126,11 +126,7 @@ def example_inputs() -> tuple:
     return images, labels, masks, {name: rng.normal(size=masks.shape) for name in sanity.METHODS}
 
 
-ATTRIBUTION = widgets.Explorer(
-    "attribution", "11_seeing_inside_a_cnn.ipynb", "attribution_explorer", attribution_scene,
-    (widgets.Control("image", 0, IMAGES - 1), widgets.Control("method")), {"image": 0, "method": "guided backprop"},
-    ("images", "labels", "masks", "maps"), module="attribution_explorer", examples=example_inputs)
-"""The explorer's registry entry, in the form of ``widgets.EXPLORERS``' entries."""
+ATTRIBUTION = widgets.ATTRIBUTION  # the registry entry (widgets.EXPLORERS)
 
 
 def attribution_explorer(images, labels, masks, maps: dict, image: int = ATTRIBUTION.defaults["image"],

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from . import _checks, shapes
+from . import checks, shapes
 
 LAYERS = ("conv1", "act1", "pool1", "conv2", "act2", "pool2", "gmax", "logits")
 """Names of the intermediate outputs of :meth:`ShapeCNN.features`, in forward order."""
@@ -72,7 +72,7 @@ class ShapeCNN(nnx.Module):
     def __init__(self, *, rngs: nnx.Rngs, activation: Callable = jax.nn.relu, n_classes: int = shapes.N_CLASSES):
         if not callable(activation):
             raise TypeError(f"activation must be a function such as jax.nn.relu, got {type(activation).__name__}")
-        n_classes = _checks.positive_int("n_classes", n_classes, minimum=2)
+        n_classes = checks.positive_int("n_classes", n_classes, minimum=2)
         self.activation = activation
         self.conv1 = nnx.Conv(1, CHANNELS[0], kernel_size=(KERNELS[0],) * 2, padding="SAME", rngs=rngs)
         self.conv2 = nnx.Conv(CHANNELS[0], CHANNELS[1], kernel_size=(KERNELS[1],) * 2, padding="SAME", rngs=rngs)
@@ -88,7 +88,7 @@ class ShapeCNN(nnx.Module):
         after it.
         """
         _check_images("x", x)
-        _checks.one_of("upto", upto, set(LAYERS))
+        checks.one_of("upto", upto, set(LAYERS))
         act = self.activation if activation is None else activation
         if not callable(act):
             raise TypeError(f"activation must be a function such as jax.nn.relu, got {type(act).__name__}")
@@ -143,11 +143,11 @@ def _predict(model, images):
 
 def accuracy(model: ShapeCNN, images, labels, *, batch_size: int = 1000) -> float:
     """Share of ``images`` whose largest logit is the label (computed in batches)."""
-    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
     labels = jnp.asarray(labels)
     if labels.shape != images.shape[:1]:
         raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    batch_size = checks.positive_int("batch_size", batch_size)
     correct = 0
     for start in range(0, images.shape[0], batch_size):
         chunk = slice(start, start + batch_size)
@@ -163,12 +163,12 @@ def reinitialise(model: ShapeCNN, layers, *, seed: int) -> ShapeCNN:
     weights and ``model`` itself is unchanged. For Adebayo et al.'s (2018)
     cascading randomisation, pass ``PARAM_LAYERS[-k:]`` for k = 1, 2, 3.
     """
-    _checks.positive_int("seed", seed, minimum=0)
+    checks.non_negative_int("seed", seed)
     if isinstance(layers, str):
         layers = (layers,)
     layers = tuple(layers)
     for name in layers:
-        _checks.one_of("each layer", name, set(PARAM_LAYERS))
+        checks.one_of("each layer", name, set(PARAM_LAYERS))
     fresh = ShapeCNN(rngs=nnx.Rngs(seed), activation=model.activation, n_classes=model.head.out_features)
     copy = nnx.clone(model)
     for name in layers:

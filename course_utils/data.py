@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import checks
 
 N_POINTS = 15
 """Points per curve."""
@@ -70,8 +70,8 @@ def curves_from_parameters(p1, p2) -> np.ndarray:
 
 def bezier_parameters(n: int, *, seed: int) -> np.ndarray:
     """``n`` pairs (p1, p2), uniform in [-1, 1], deterministic for ``seed``: shape (n, 2)."""
-    n = _checks.positive_int("n", n)
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    n = checks.positive_int("n", n)
+    seed = checks.non_negative_int("seed", seed)
     return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(n, 2))
 
 
@@ -95,10 +95,10 @@ def patches(curves, *, offsets: str = "all", seed: int | None = None, return_off
     third window of the full model, never appears); it needs ``seed``.
     With ``return_offsets=True`` also returns the offset of every patch.
     """
-    curves = _checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
+    curves = checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
     if curves.shape[1] != N_POINTS:
         raise ValueError(f"curves must have shape (n_curves, {N_POINTS}), got {curves.shape}")
-    _checks.one_of("offsets", offsets, {"all", "published"})
+    checks.one_of("offsets", offsets, {"all", "published"})
     curves = np.asarray(curves)
     if offsets == "all":
         starts = np.repeat(np.array(ALL_OFFSETS), len(curves))
@@ -106,7 +106,7 @@ def patches(curves, *, offsets: str = "all", seed: int | None = None, return_off
     else:
         if seed is None:
             raise ValueError('offsets="published" draws random crops: pass seed=<int>')
-        seed = _checks.positive_int("seed", seed, minimum=0)
+        seed = checks.non_negative_int("seed", seed)
         starts = np.random.default_rng(seed).integers(0, len(PUBLISHED_OFFSETS), size=len(curves))
         rows = np.arange(len(curves))
     window = starts[:, None] + np.arange(PATCH)[None, :]

@@ -18,21 +18,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import checks
 
 
 def output_length(n_inputs: int, kernel: int, stride: int) -> int:
     """Length of the output of a transposed convolution without padding."""
-    n_inputs = _checks.positive_int("n_inputs", n_inputs)
-    kernel = _checks.positive_int("kernel", kernel)
-    stride = _checks.positive_int("stride", stride)
+    n_inputs = checks.positive_int("n_inputs", n_inputs)
+    kernel = checks.positive_int("kernel", kernel)
+    stride = checks.positive_int("stride", stride)
     return stride * (n_inputs - 1) + kernel
 
 
 def check_signal_and_filters(x, w):
     """``x`` (length, in_channels) and ``w`` (kernel, in_channels, out_channels) as arrays, or a clear error."""
-    x = _checks.array("x", x, ndim=2, shape_hint="(length, in_channels)")
-    w = _checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)")
+    x = checks.array("x", x, ndim=2, shape_hint="(length, in_channels)")
+    w = checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)")
     if x.shape[1] != w.shape[1]:
         raise ValueError(
             f"x has {x.shape[1]} channels but w expects {w.shape[1]} input channels: "
@@ -75,7 +75,7 @@ def contributions(x, w, stride: int) -> jnp.ndarray:
     Summing over the first two axes gives :func:`conv_transpose_1d`.
     """
     x, w = check_signal_and_filters(x, w)
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     return _contributions(x, w, stride)
 
 
@@ -87,7 +87,7 @@ def conv_transpose_1d(x, w, stride: int) -> jnp.ndarray:
     ``x[i] @ w[k]`` at output position ``stride*i + k`` for each tap ``k``.
     """
     x, w = check_signal_and_filters(x, w)
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     return _conv_transpose_1d(x, w, stride)
 
 
@@ -126,8 +126,8 @@ def _pair(name: str, value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an integer or a pair (rows, columns), got {value!r}")
-        return (_checks.positive_int(f"{name}[0]", value[0]), _checks.positive_int(f"{name}[1]", value[1]))
-    value = _checks.positive_int(name, value)
+        return (checks.positive_int(f"{name}[0]", value[0]), checks.positive_int(f"{name}[1]", value[1]))
+    value = checks.positive_int(name, value)
     return (value, value)
 
 
@@ -142,8 +142,8 @@ def output_shape_2d(n_inputs, kernel, stride) -> tuple[int, int]:
 
 
 def _check_pair_2d(x, w):
-    x = _checks.array("x", x, ndim=3, shape_hint="(height, width, in_channels)")
-    w = _checks.array("w", w, ndim=4, shape_hint="(kernel_h, kernel_w, in_channels, out_channels)")
+    x = checks.array("x", x, ndim=3, shape_hint="(height, width, in_channels)")
+    w = checks.array("w", w, ndim=4, shape_hint="(kernel_h, kernel_w, in_channels, out_channels)")
     if x.shape[2] != w.shape[2]:
         raise ValueError(
             f"x has {x.shape[2]} channels but w expects {w.shape[2]} input channels: x must be "

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, data, deconv
+from . import checks, data, deconv
 from .models import KERNEL, STRIDE
 
 FIXES = ("none", "halve", "halve_published", "taper", "normalise", "pad")
@@ -55,7 +55,7 @@ REGIONS = {"overlaps": OVERLAPS, "borders": BORDERS, "middles": MIDDLES}
 
 def tap_weights(fix: str) -> np.ndarray:
     """The weight of each of the 7 filter taps under ``fix`` (ones for ``"none"``/``"normalise"``)."""
-    _checks.one_of("fix", fix, set(FIXES))
+    checks.one_of("fix", fix, set(FIXES))
     taps = np.arange(KERNEL)
     if fix in ("halve", "pad"):
         return np.where(taps == KERNEL // 2, 1.0, 0.5)
@@ -92,8 +92,8 @@ def decode_windows(model, code, fix: str = "none") -> np.ndarray:
     ``fix="pad"`` is not a way of decoding but of encoding; here it decodes with
     the halving weights. Returns (batch, 4*(windows-1) + 7).
     """
-    _checks.one_of("fix", fix, set(FIXES))
-    code = np.asarray(_checks.array("code", code, ndim=3, shape_hint="(batch, windows, 3)"), np.float32)
+    checks.one_of("fix", fix, set(FIXES))
+    code = np.asarray(checks.array("code", code, ndim=3, shape_hint="(batch, windows, 3)"), np.float32)
     filters = np.asarray(model.decoder.filters()) * tap_weights(fix)[:, None]
     painted = np.zeros((code.shape[0], deconv.output_length(code.shape[1], KERNEL, STRIDE)), np.float32)
     for i in range(code.shape[1]):  # window i paints its scaled filters at positions 4i .. 4i+6
@@ -105,8 +105,8 @@ def decode_windows(model, code, fix: str = "none") -> np.ndarray:
 
 def reconstruct(model, curves, fix: str = "none") -> np.ndarray:
     """Encode whole curves (n, 15) with the patch model and decode them combined by ``fix``."""
-    _checks.one_of("fix", fix, set(FIXES))
-    curves = _checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
+    checks.one_of("fix", fix, set(FIXES))
+    curves = checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
     if curves.shape[1] != data.N_POINTS:
         raise ValueError(f"curves must have shape (n_curves, {data.N_POINTS}), got {curves.shape}")
     curves = np.asarray(curves, np.float32)
@@ -118,8 +118,8 @@ def reconstruct(model, curves, fix: str = "none") -> np.ndarray:
 
 def error_by_position(reconstruction, curves) -> np.ndarray:
     """Mean squared error at each of the 15 positions, averaged over curves."""
-    reconstruction = np.asarray(_checks.array("reconstruction", reconstruction, ndim=2, shape_hint="(n, 15)"))
-    curves = np.asarray(_checks.array("curves", curves, ndim=2, shape_hint="(n, 15)"))
+    reconstruction = np.asarray(checks.array("reconstruction", reconstruction, ndim=2, shape_hint="(n, 15)"))
+    curves = np.asarray(checks.array("curves", curves, ndim=2, shape_hint="(n, 15)"))
     if reconstruction.shape != curves.shape:
         raise ValueError(f"reconstruction {reconstruction.shape} and curves {curves.shape} must have one shape")
     return ((reconstruction - curves) ** 2).mean(axis=0)
@@ -131,7 +131,7 @@ Reconstructor = Callable[[np.ndarray], np.ndarray]
 
 def assembled(models: Sequence, fix: str) -> list[Reconstructor]:
     """One reconstructor per patch model: :func:`reconstruct` with ``fix``."""
-    _checks.one_of("fix", fix, set(FIXES))
+    checks.one_of("fix", fix, set(FIXES))
     return [lambda curves, m=m: reconstruct(m, curves, fix) for m in models]
 
 
@@ -142,7 +142,7 @@ def end_to_end(models: Sequence) -> list[Reconstructor]:
 
 def compare(variants: Mapping[str, Sequence[Reconstructor]], curves) -> dict[str, np.ndarray]:
     """Error by position of every variant, averaged over its models (seeds): name -> (15,)."""
-    curves = _checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
+    curves = checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
     if curves.shape[1] != data.N_POINTS:
         raise ValueError(f"curves must have shape (n_curves, {data.N_POINTS}), got {curves.shape}")
     errors = {}
@@ -155,7 +155,7 @@ def compare(variants: Mapping[str, Sequence[Reconstructor]], curves) -> dict[str
 
 def region_errors(errors) -> dict[str, float]:
     """Mean error over all 15 positions and over each of :data:`REGIONS`."""
-    errors = np.asarray(_checks.array("errors", errors, ndim=1, shape_hint="(15,)"))
+    errors = np.asarray(checks.array("errors", errors, ndim=1, shape_hint="(15,)"))
     if errors.shape != (data.N_POINTS,):
         raise ValueError(f"errors must have one value per position, shape ({data.N_POINTS},), got {errors.shape}")
     return {"all 15": float(errors.mean())} | {name: float(errors[list(p)].mean()) for name, p in REGIONS.items()}

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from . import _checks, upsampling, widgets
+from . import checks, upsampling, widgets
 
 SIZE = 8
 """Digits are SIZE x SIZE pixels."""
@@ -71,11 +71,11 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 def split(n: int, held_out: float = 0.25, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Random row numbers for training and for holding out: ``(train, held_out)``."""
-    n = _checks.positive_int("n", n, minimum=2)
-    held_out = _checks.non_negative_float("held_out", held_out)
+    n = checks.positive_int("n", n, minimum=2)
+    held_out = checks.non_negative_float("held_out", held_out)
     if not 0 < held_out < 1:
         raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out}")
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    seed = checks.non_negative_int("seed", seed)
     order = np.random.default_rng(seed).permutation(n)
     cut = n - max(1, round(held_out * n))
     return np.sort(order[:cut]), np.sort(order[cut:])
@@ -99,8 +99,8 @@ class Generator(nnx.Module):
     """
 
     def __init__(self, kind: str = KINDS[0], *, channels: int = 64, rngs: nnx.Rngs):
-        self.kind = _checks.one_of("kind", kind, set(KINDS))
-        self.channels = _checks.positive_int("channels", channels, minimum=2)
+        self.kind = checks.one_of("kind", kind, set(KINDS))
+        self.channels = checks.positive_int("channels", channels, minimum=2)
         self.project = nnx.Linear(LATENT, 2 * 2 * channels, rngs=rngs)
         self.norm0 = nnx.BatchNorm(2 * 2 * channels, rngs=rngs)
         self.up1 = upsampling.Upsample2x(kind, channels, channels // 2, rngs=rngs)
@@ -122,7 +122,7 @@ class Discriminator(nnx.Module):
     """
 
     def __init__(self, *, channels: int = 32, rngs: nnx.Rngs):
-        channels = _checks.positive_int("channels", channels)
+        channels = checks.positive_int("channels", channels)
         pad = ((1, 1), (1, 1))  # with stride 2: 8 -> 4 -> 2
         self.conv1 = nnx.Conv(1, channels, (3, 3), strides=(2, 2), padding=pad, rngs=rngs)
         self.conv2 = nnx.Conv(channels, 2 * channels, (3, 3), strides=(2, 2), padding=pad, rngs=rngs)
@@ -167,8 +167,8 @@ def gan_loss(model: GAN, batch, key) -> dict:
 
 def latents(n: int, *, seed: int = 0) -> np.ndarray:
     """``n`` latent vectors drawn from N(0, I): (n, LATENT)."""
-    n = _checks.positive_int("n", n)
-    return np.random.default_rng(_checks.positive_int("seed", seed, minimum=0)).standard_normal(
+    n = checks.positive_int("n", n)
+    return np.random.default_rng(checks.non_negative_int("seed", seed)).standard_normal(
         (n, LATENT)).astype(np.float32)
 
 
@@ -180,7 +180,7 @@ def generate(generator: Generator, z) -> np.ndarray:
     """
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a gan.Generator, got {type(generator).__name__}")
-    z = _checks.array("z", z, ndim=2, shape_hint=f"(n, {LATENT})")
+    z = checks.array("z", z, ndim=2, shape_hint=f"(n, {LATENT})")
     if z.shape[1] != LATENT:
         raise ValueError(f"z must have {LATENT} numbers per row, got shape {z.shape}")
     generator.eval()
@@ -243,7 +243,7 @@ def class_coverage(labels, *, min_share: float = 0.02, confidence=None) -> Cover
     if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= CLASSES:
         raise ValueError(f"labels must be integers in 0..{CLASSES - 1}, got {labels.dtype} values "
                          f"in [{labels.min()}, {labels.max()}]")
-    min_share = _checks.non_negative_float("min_share", min_share)
+    min_share = checks.non_negative_float("min_share", min_share)
     if not 0 < min_share <= 1:
         raise ValueError(f"min_share must be a fraction in (0, 1], got {min_share}")
     shares = np.bincount(labels, minlength=CLASSES) / labels.size
@@ -303,8 +303,8 @@ def nearest_distances(images, reference) -> np.ndarray:
 
 def uniform_noise(n: int, *, seed: int = 0) -> np.ndarray:
     """``n`` images (n, 8, 8, 1) of independent uniform pixels in [-1, 1]: a generator that learnt nothing."""
-    n = _checks.positive_int("n", n)
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    n = checks.positive_int("n", n)
+    seed = checks.non_negative_int("seed", seed)
     return np.random.default_rng(seed).uniform(-1, 1, (n, SIZE, SIZE, 1)).astype(np.float32)
 
 
@@ -326,7 +326,7 @@ def snapshot_samples(result, z) -> np.ndarray:
 def smoothed(values, window: int = 50) -> np.ndarray:
     """Moving average over the last axis (steps), ``window`` steps wide: shape (..., steps - window + 1)."""
     values = np.asarray(values, np.float64)
-    window = _checks.positive_int("window", window)
+    window = checks.positive_int("window", window)
     if values.shape[-1] < window:
         raise ValueError(f"window ({window}) must not exceed the number of steps ({values.shape[-1]})")
     cumulative = np.cumsum(np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1), axis=-1)
@@ -338,7 +338,7 @@ def smoothed(values, window: int = 50) -> np.ndarray:
 def digit_grid(ax, images, *, columns: int = 10, labels=None, title: str = ""):
     """Draw ``images`` (n, 8, 8[, 1]) as one grey mosaic on ``ax``, ink dark, one pixel gap."""
     images = np.asarray(images, np.float32).reshape(-1, SIZE, SIZE)
-    columns = _checks.positive_int("columns", columns)
+    columns = checks.positive_int("columns", columns)
     rows = -(-len(images) // columns)
     mosaic = np.full((rows * (SIZE + 1) - 1, columns * (SIZE + 1) - 1), np.nan, np.float32)
     for k, image in enumerate(images):
@@ -411,7 +411,7 @@ def class_share_figure(coverages: dict):
 
 def latent_directions(seed: int = 0) -> np.ndarray:
     """Two orthonormal directions (2, LATENT) in latent space, random but fixed by ``seed``."""
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    seed = checks.non_negative_int("seed", seed)
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((LATENT, 2)))
     return q.T.astype(np.float32)
 
@@ -467,7 +467,7 @@ def latent_circle(frames: int = 36, *, seed: int = 0) -> np.ndarray:
     N(0, I) samples in LATENT dimensions have length close to sqrt(LATENT), so every
     point of the walk is a typical latent, not the rarely drawn centre.
     """
-    frames = _checks.positive_int("frames", frames, minimum=2)
+    frames = checks.positive_int("frames", frames, minimum=2)
     u, v = latent_directions(seed)
     angles = np.linspace(0, 2 * np.pi, frames, endpoint=False)
     return (np.sqrt(LATENT) * (np.cos(angles)[:, None] * u + np.sin(angles)[:, None] * v)).astype(np.float32)
@@ -477,7 +477,7 @@ def latent_walk_animation(generator, classifier, latents, *, fps: float = 6) -> 
     """An offline HTML player of the digits along ``latents`` (frames, LATENT), e.g. :func:`latent_circle`."""
     from . import animation
 
-    latents = _checks.array("latents", latents, ndim=2, shape_hint=f"(frames, {LATENT})")
+    latents = checks.array("latents", latents, ndim=2, shape_hint=f"(frames, {LATENT})")
     digits_ = generate(generator, latents)
     probabilities = classifier.predict_proba(digits_.reshape(len(digits_), -1))
     fig, artists = latent_explorer_figure()

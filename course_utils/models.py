@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from . import _checks, data
+from . import checks, data
 
 KERNEL = data.PATCH  # the model's window is one patch: the geometry lives in course_utils.data
 STRIDE = data.STRIDE
@@ -52,7 +52,7 @@ class PatchEncoder(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
-        self.activation = _checks.one_of("activation", activation, set(ACTIVATIONS))
+        self.activation = checks.one_of("activation", activation, set(ACTIVATIONS))
         self.conv = nnx.Conv(1, CODE_SIZE, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", rngs=rngs)
 
     def filters(self) -> jax.Array:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import _checks
+from . import checks
 from .data import N_POINTS, PATCH, WINDOW_STARTS, X
 
 WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")
@@ -18,7 +18,7 @@ WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")
 def running_mean(values, window: int) -> np.ndarray:
     """Running mean over the last axis with a window of ``window`` steps ("valid" part only)."""
     values = np.asarray(values, dtype=np.float64)
-    window = _checks.positive_int("window", window)
+    window = checks.positive_int("window", window)
     if window > values.shape[-1]:
         raise ValueError(f"window ({window}) must not exceed the number of steps ({values.shape[-1]})")
     cumsum = np.cumsum(np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1), axis=-1)
@@ -34,7 +34,7 @@ def loss_band(ax: plt.Axes, losses, *, label: str, color: str | None = None, bar
     The y axis is logarithmic, so the band's lower edge is kept above a tenth of
     the mean (mean - std can be negative).
     """
-    losses = _checks.array("losses", losses, ndim=2, shape_hint="(seeds, steps)")
+    losses = checks.array("losses", losses, ndim=2, shape_hint="(seeds, steps)")
     smoothed = running_mean(losses, smooth)
     steps = np.arange(smoothed.shape[1]) + smooth
     mean, std = smoothed.mean(axis=0), smoothed.std(axis=0)

@@ -30,7 +30,7 @@ import numpy as np
 from flax import nnx
 from scipy import stats
 
-from . import _checks, attribution, cnn
+from . import attribution, checks, cnn
 
 METHODS = ("saliency", "gradient x input", "guided backprop", "deconvnet", "integrated gradients", "occlusion")
 """The attribution methods compared in notebook 11, in the order of its table."""
@@ -78,8 +78,8 @@ def attribution_maps(model: cnn.ShapeCNN, images, classes, methods=METHODS) -> d
     if not methods:
         raise ValueError(f"methods must name at least one of {METHODS}")
     for name in methods:
-        _checks.one_of("each method", name, set(METHODS))
-    images = np.asarray(_checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)"), np.float32)
+        checks.one_of("each method", name, set(METHODS))
+    images = np.asarray(checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)"), np.float32)
     classes = np.asarray(classes)
     if classes.shape != images.shape[:1] or not np.issubdtype(classes.dtype, np.integer):
         raise ValueError(f"classes must be integers of shape ({images.shape[0]},), got {classes.dtype} {classes.shape}")
@@ -94,7 +94,7 @@ def cascading_randomisation(model: cnn.ShapeCNN, *, seed: int) -> list[tuple[str
     weights from ``nnx.Rngs(seed)``, so a layer re-initialised at one stage keeps the
     same random weights at the next (a cascade, not a new draw each time).
     """
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    seed = checks.non_negative_int("seed", seed)
     return [("+".join(layers), cnn.reinitialise(model, layers, seed=seed)) for layers in CASCADE]
 
 
@@ -103,7 +103,7 @@ def shuffled_labels(labels, *, seed: int) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must have shape (n,), got {labels.shape}")
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    seed = checks.non_negative_int("seed", seed)
     return np.random.default_rng(seed).permutation(labels)
 
 

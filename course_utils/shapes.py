@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import checks
 
 SIZE = 32
 """Height and width of every image, in pixels."""
@@ -61,7 +61,7 @@ def shape_masks(labels, centres, half_sizes, *, size: int = SIZE) -> np.ndarray:
         raise ValueError(f"labels must lie in 0..{N_CLASSES - 1}, got values from {labels.min()} to {labels.max()}")
     if n and half_sizes.min() <= 0:
         raise ValueError(f"half_sizes must be > 0, got minimum {half_sizes.min()}")
-    size = _checks.positive_int("size", size)
+    size = checks.positive_int("size", size)
     grid = np.arange(size, dtype=np.float32)
     # u varies along columns only and v along rows only: (n, 1, size) and (n, size, 1)
     # arrays that the rules broadcast to (n, size, size), which keeps the work small.
@@ -94,9 +94,9 @@ def make_dataset(n: int, *, seed: int, noise: float = NOISE, return_parameters: 
     NumPy arrays ``centres`` (n, 2) as (row, col), ``half_sizes``, ``backgrounds``
     and ``contrasts``, says how each image was drawn.
     """
-    n = _checks.positive_int("n", n)
-    seed = _checks.positive_int("seed", seed, minimum=0)
-    noise = _checks.non_negative_float("noise", noise)
+    n = checks.positive_int("n", n)
+    seed = checks.non_negative_int("seed", seed)
+    noise = checks.non_negative_float("noise", noise)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % N_CLASSES).astype(np.int32)
     half_sizes = rng.uniform(*HALF_SIZE_RANGE, size=n)

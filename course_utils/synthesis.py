@@ -43,7 +43,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import _checks, cnn, shapes, widgets
+from . import checks, cnn, shapes, widgets
 
 OBJECTIVE_LAYERS = ("act1", "act2", "gmax", "logits")
 """Layers whose units :func:`maximise` can climb: a channel's mean over positions, or a score."""
@@ -59,7 +59,7 @@ BLUR_RADIUS = 3
 
 def radial_frequency(size: int = shapes.SIZE) -> np.ndarray:
     """(size, size) radial spatial frequency of each 2-D FFT bin, in cycles per pixel (0 to ~0.71)."""
-    size = _checks.positive_int("size", size, minimum=2)
+    size = checks.positive_int("size", size, minimum=2)
     f = np.fft.fftfreq(size)
     return np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
 
@@ -77,7 +77,7 @@ def high_frequency_share(images, *, cutoff: float = 0.25) -> np.ndarray:
         x = x[..., 0]
     if x.ndim != 3 or x.shape[1] != x.shape[2]:
         raise ValueError(f"images must have shape (n, size, size) or (n, size, size, 1), got {x.shape}")
-    cutoff = _checks.non_negative_float("cutoff", cutoff)
+    cutoff = checks.non_negative_float("cutoff", cutoff)
     x = x - x.mean(axis=(1, 2), keepdims=True)
     power = np.abs(np.fft.fft2(x)) ** 2
     total = power.sum(axis=(1, 2))
@@ -146,18 +146,18 @@ class Regularisers:
         # maximise's compiled program) were built from checked ones.
         if not all(isinstance(v, numbers.Real) for v in dataclasses.astuple(self)):
             return
-        _checks.non_negative_float("decay", self.decay)
+        checks.non_negative_float("decay", self.decay)
         if self.decay >= 1:
             raise ValueError(f"decay must be < 1 (a share of the offset removed per step), got {self.decay}")
-        _checks.non_negative_float("blur_sigma", self.blur_sigma)
+        checks.non_negative_float("blur_sigma", self.blur_sigma)
         if self.blur_sigma > BLUR_RADIUS / 2:
             raise ValueError(f"blur_sigma must be <= {BLUR_RADIUS / 2} (the kernel reaches {BLUR_RADIUS} pixels), "
                              f"got {self.blur_sigma}")
-        _checks.positive_int("blur_every", self.blur_every)
+        checks.positive_int("blur_every", self.blur_every)
         for name in ("norm_percentile", "contribution_percentile"):
-            if not 0 <= _checks.non_negative_float(name, getattr(self, name)) < 100:
+            if not 0 <= checks.non_negative_float(name, getattr(self, name)) < 100:
                 raise ValueError(f"{name} must be in [0, 100), got {getattr(self, name)}")
-        _checks.positive_int("jitter", self.jitter, minimum=0)
+        checks.non_negative_int("jitter", self.jitter)
 
 
 YOSINSKI = Regularisers(decay=0.01, blur_sigma=0.5, blur_every=4, norm_percentile=20.0, contribution_percentile=20.0)
@@ -280,7 +280,7 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     [0, 1]. The same seed gives the same images.
     """
     _check_model(model)
-    _checks.one_of("layer", layer, set(OBJECTIVE_LAYERS))
+    checks.one_of("layer", layer, set(OBJECTIVE_LAYERS))
     targets = np.asarray(targets)
     if targets.ndim != 1 or targets.size == 0 or not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
         raise ValueError(f"targets must be a non-empty 1-D array of unit numbers >= 0, got {targets!r}")
@@ -290,11 +290,11 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     regularisers = list(regularisers)
     if len(regularisers) != n or not all(isinstance(r, Regularisers) for r in regularisers):
         raise TypeError(f"regularisers must be one Regularisers or a list of {n} (one per target)")
-    steps = _checks.positive_int("steps", steps)
-    step_size = _checks.non_negative_float("step_size", step_size)
-    base = _checks.non_negative_float("base", base)
-    start_noise = _checks.non_negative_float("start_noise", start_noise)
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    steps = checks.positive_int("steps", steps)
+    step_size = checks.non_negative_float("step_size", step_size)
+    base = checks.non_negative_float("base", base)
+    start_noise = checks.non_negative_float("start_noise", start_noise)
+    seed = checks.non_negative_int("seed", seed)
 
     size = _padded(n)
     pad = size - n
@@ -353,19 +353,19 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
     image, so one call can sweep layers and weights.
     """
     _check_model(model)
-    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
     n = images.shape[0]
     layers = [layer] * n if isinstance(layer, str) else list(layer)
     if len(layers) != n:
         raise ValueError(f"layer must be one name or one per image ({n}), got {len(layers)}")
     for name in layers:
-        _checks.one_of("layer", name, set(INVERSION_LAYERS))
+        checks.one_of("layer", name, set(INVERSION_LAYERS))
     tv = np.broadcast_to(np.asarray(tv_weight, np.float32), (n,)).copy() if np.ndim(tv_weight) == 0 else \
         np.asarray(tv_weight, np.float32)
     if tv.shape != (n,) or not np.all(np.isfinite(tv)) or tv.min() < 0:
         raise ValueError(f"tv_weight must be a number >= 0 or one per image ({n}), got {tv_weight!r}")
-    steps = _checks.positive_int("steps", steps)
-    learning_rate = _checks.non_negative_float("learning_rate", learning_rate)
+    steps = checks.positive_int("steps", steps)
+    learning_rate = checks.non_negative_float("learning_rate", learning_rate)
     size = _padded(n)
     pad = size - n
     originals = np.concatenate([np.asarray(images, np.float32), np.repeat(np.asarray(images[:1], np.float32), pad, 0)])
@@ -402,7 +402,7 @@ def receptive_field(layer: str) -> tuple[int, int]:
     3x3 on the 2x2-pooled map, so it reaches one pooled cell (two pixels) further on
     each side of a 6x6 block: 10x10 at stride 2.
     """
-    _checks.one_of("layer", layer, {"act1", "act2"})
+    checks.one_of("layer", layer, {"act1", "act2"})
     k1, k2 = cnn.KERNELS
     if layer == "act1":
         return k1, 1
@@ -441,13 +441,13 @@ def top_patches(model, images, layer: str, channel: int, *, k: int = 9, batch_si
     gallery shows ``k`` different images.
     """
     _check_model(model)
-    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    _checks.one_of("layer", layer, {"act1", "act2"})
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    checks.one_of("layer", layer, {"act1", "act2"})
     channels = cnn.CHANNELS[0 if layer == "act1" else 1]
-    channel = _checks.positive_int("channel", channel, minimum=0)
+    channel = checks.non_negative_int("channel", channel)
     if channel >= channels:
         raise ValueError(f"channel must be in 0..{channels - 1} for {layer}, got {channel}")
-    k = _checks.positive_int("k", k)
+    k = checks.positive_int("k", k)
     if k > images.shape[0]:
         raise ValueError(f"k must be at most the number of images ({images.shape[0]}), got {k}")
     maps = layer_maps(model, images, layer, batch_size=batch_size)[..., channel]
@@ -472,9 +472,9 @@ def _layer_maps(model, x, *, layer):
 def layer_maps(model, images, layer: str, *, batch_size: int = 1000) -> np.ndarray:
     """The output of ``layer`` (a name from ``cnn.LAYERS``) for every image, computed compiled, in batches."""
     _check_model(model)
-    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    _checks.one_of("layer", layer, set(cnn.LAYERS))
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    checks.one_of("layer", layer, set(cnn.LAYERS))
+    batch_size = checks.positive_int("batch_size", batch_size)
     return np.concatenate([np.asarray(_layer_maps(model, jnp.asarray(images[s:s + batch_size]), layer=layer))
                            for s in range(0, images.shape[0], batch_size)])
 
@@ -491,7 +491,7 @@ class JudgeCNN(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, n_classes: int = shapes.N_CLASSES):
-        n_classes = _checks.positive_int("n_classes", n_classes, minimum=2)
+        n_classes = checks.positive_int("n_classes", n_classes, minimum=2)
         self.conv1 = nnx.Conv(1, 12, kernel_size=(3, 3), padding="SAME", rngs=rngs)
         self.conv2 = nnx.Conv(12, 24, kernel_size=(3, 3), padding="SAME", rngs=rngs)
         self.conv3 = nnx.Conv(24, 32, kernel_size=(3, 3), padding="SAME", rngs=rngs)
@@ -514,7 +514,7 @@ def probabilities(model, images) -> np.ndarray:
     """Softmax class probabilities (n, classes) of any classifier of (n, 32, 32, 1) images."""
     if not isinstance(model, nnx.Module):
         raise TypeError(f"model must be an NNX classifier, got {type(model).__name__}")
-    images = _checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
     n = images.shape[0]
     pad = _padded(n) - n  # one compiled program for 1-8 images, like the ascent
     x = np.concatenate([np.asarray(images, np.float32), np.zeros((pad, *images.shape[1:]), np.float32)])
@@ -533,7 +533,7 @@ EXPLORER_STEP_SIZE = 0.04
 
 def explorer_target(target: str) -> tuple[str, int]:
     """``(layer, unit)`` of a menu entry of ``EXPLORER_TARGETS``."""
-    _checks.one_of("target", target, set(EXPLORER_TARGETS))
+    checks.one_of("target", target, set(EXPLORER_TARGETS))
     if target.startswith("class: "):
         return "logits", shapes.CLASS_NAMES.index(target.removeprefix("class: "))
     return "act2", int(target.rsplit(" ", 1)[1])
@@ -582,12 +582,8 @@ def update_synthesis_explorer(artists: dict, model, judge, target: str, decay: f
     return image
 
 
-EXPLORER_CONTROLS = (widgets.Control("target"), widgets.Control("decay", 0.0, 0.1, 0.005),
-                     widgets.Control("blur_sigma", 0.0, 1.5, 0.1, label="blur σ"),
-                     widgets.Control("clip_percentile", 0.0, 60.0, 5.0, label="clip %"),
-                     widgets.Control("jitter", 0, 4))
-EXPLORER_DEFAULTS = {"target": EXPLORER_TARGETS[0], "decay": 0.01, "blur_sigma": 0.5, "clip_percentile": 20.0,
-                     "jitter": 2}
+EXPLORER_CONTROLS = widgets.SYNTHESIS.controls
+EXPLORER_DEFAULTS = widgets.SYNTHESIS.defaults
 
 
 def synthesis_scene(model, judge):
@@ -606,10 +602,7 @@ def example_models() -> tuple:
     return cnn.ShapeCNN(rngs=nnx.Rngs(0)), JudgeCNN(rngs=nnx.Rngs(1))
 
 
-SYNTHESIS = widgets.Explorer("synthesis", "12_what_units_want.ipynb", "synthesis_explorer", synthesis_scene,
-                             EXPLORER_CONTROLS, EXPLORER_DEFAULTS, ("model", "judge"), module="synthesis",
-                             examples=example_models)
-"""This explorer's registry entry (for ``widgets.EXPLORERS``)."""
+SYNTHESIS = widgets.SYNTHESIS  # the registry entry (widgets.EXPLORERS)
 
 
 def synthesis_explorer(model, judge, target: str = EXPLORER_DEFAULTS["target"],

@@ -42,7 +42,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from . import _checks
+from . import checks
 
 LOOPS = ("auto", "scan", "step")
 
@@ -70,16 +70,16 @@ class TrainConfig:
     returns a dict {player: scalar}. Every parameter must belong to one player."""
 
     def __post_init__(self):
-        _checks.positive_int("steps", self.steps)
-        _checks.positive_int("batch_size", self.batch_size)
-        _checks.positive_int("steps_per_chunk", self.steps_per_chunk)
-        if _checks.non_negative_float("learning_rate", self.learning_rate) == 0:
+        checks.positive_int("steps", self.steps)
+        checks.positive_int("batch_size", self.batch_size)
+        checks.positive_int("steps_per_chunk", self.steps_per_chunk)
+        if checks.non_negative_float("learning_rate", self.learning_rate) == 0:
             raise ValueError("learning_rate must be > 0, got 0")
-        if not 0 <= _checks.non_negative_float("b1", self.b1) < 1:
+        if not 0 <= checks.non_negative_float("b1", self.b1) < 1:
             raise ValueError(f"b1 must be in [0, 1), got {self.b1}")
         if self.snapshot_every is not None:
-            _checks.positive_int("snapshot_every", self.snapshot_every)
-        _checks.one_of("loop", self.loop, set(LOOPS))
+            checks.positive_int("snapshot_every", self.snapshot_every)
+        checks.one_of("loop", self.loop, set(LOOPS))
         if self.players is not None:
             if (not isinstance(self.players, tuple) or not self.players
                     or not all(isinstance(p, str) and p for p in self.players)):
@@ -137,13 +137,13 @@ def reconstruction_loss(*, code_noise: Sequence[float] | None = None, input_nois
     per output position (notebook 06).
     """
     if code_noise is not None:
-        code_noise = np.asarray([_checks.non_negative_float(f"code_noise[{i}]", s) for i, s in enumerate(code_noise)],
+        code_noise = np.asarray([checks.non_negative_float(f"code_noise[{i}]", s) for i, s in enumerate(code_noise)],
                                 np.float32)
         if code_noise.size == 0:
             raise ValueError("code_noise must give one standard deviation per code component, got none")
-    input_noise = _checks.non_negative_float("input_noise", input_noise)
+    input_noise = checks.non_negative_float("input_noise", input_noise)
     if weights is not None:
-        weights = np.asarray([_checks.non_negative_float(f"weights[{i}]", w) for i, w in enumerate(weights)],
+        weights = np.asarray([checks.non_negative_float(f"weights[{i}]", w) for i, w in enumerate(weights)],
                              np.float32)
         if weights.sum() == 0:
             raise ValueError("weights must not all be 0")
@@ -512,7 +512,7 @@ def train(
     if not callable(make_model):
         raise TypeError(f"make_model must be a function rngs -> model, got {type(make_model).__name__}")
     data = _checked_data(data)
-    seeds = tuple(_checks.positive_int("seed", s, minimum=0) for s in seeds)
+    seeds = tuple(checks.non_negative_int("seed", s) for s in seeds)
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     if not isinstance(config, TrainConfig):
@@ -631,8 +631,8 @@ def batch_rows(seed: int, n_rows: int, config: TrainConfig = TrainConfig()) -> n
 
     Lets a hand-written loop (notebook 02) see exactly the batches the engine saw.
     """
-    seed = _checks.positive_int("seed", seed, minimum=0)
-    n_rows = _checks.positive_int("n_rows", n_rows)
+    seed = checks.non_negative_int("seed", seed)
+    n_rows = checks.positive_int("n_rows", n_rows)
     chunk = config.steps_per_chunk
     rows = [_chunk_rows(jax.random.key(seed, impl="rbg"), c, n_rows, chunk, config.batch_size)
             for c in range(-(-config.steps // chunk))]
@@ -648,7 +648,7 @@ def reconstruction_mse(result: TrainResult, data) -> np.ndarray:
     """Mean squared reconstruction error of every seed on ``data``: shape (seeds,)."""
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be a TrainResult from train(), got {type(result).__name__}")
-    data = jnp.asarray(_checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
+    data = jnp.asarray(checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
     return np.asarray(_errors_per_seed(result.graphdef, result.params, result.other_state, data))
 
 

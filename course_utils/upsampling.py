@@ -51,7 +51,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
-from . import _checks, deconv, views, widgets
+from . import checks, deconv, views, widgets
 
 UPSAMPLERS = ("transposed k3 s2", "transposed k4 s2", "resize-conv", "sub-pixel", "sub-pixel ICNR")
 """The upsampling layers compared in notebook 09, in the order it presents them."""
@@ -73,7 +73,7 @@ def depth_to_space(x, block: int = 2) -> jax.Array:
     ``out[..., block*i + dy, block*j + dx, c] = x[..., i, j, (dy*block + dx)*channels + c]``:
     channel group ``dy*block + dx`` fills sub-pixel ``(dy, dx)`` of every block.
     """
-    block = _checks.positive_int("block", block)
+    block = checks.positive_int("block", block)
     if not hasattr(x, "ndim") or x.ndim < 3:
         raise ValueError(f"x must have shape (..., height, width, channels), got {getattr(x, 'shape', type(x).__name__)}")
     *lead, height, width, depth = x.shape
@@ -96,7 +96,7 @@ def icnr(kernel, block: int = 2) -> jax.Array:
     block, so every pixel of a block gets the same value: at initialisation the layer
     is a convolution followed by nearest-neighbour resizing.
     """
-    block = _checks.positive_int("block", block)
+    block = checks.positive_int("block", block)
     if not hasattr(kernel, "ndim") or kernel.ndim != 4:
         raise ValueError(f"kernel must have shape (kh, kw, in_channels, block*block*channels), "
                          f"got {getattr(kernel, 'shape', type(kernel).__name__)}")
@@ -121,9 +121,9 @@ class Upsample2x(nnx.Module):
     """
 
     def __init__(self, kind: str, in_features: int, out_features: int, *, rngs: nnx.Rngs):
-        self.kind = _checks.one_of("kind", kind, set(UPSAMPLERS))
-        in_features = _checks.positive_int("in_features", in_features)
-        out_features = _checks.positive_int("out_features", out_features)
+        self.kind = checks.one_of("kind", kind, set(UPSAMPLERS))
+        in_features = checks.positive_int("in_features", in_features)
+        out_features = checks.positive_int("out_features", out_features)
         if kind.startswith("transposed"):
             kernel = int(kind.split()[1][1:])  # "transposed k3 s2" -> 3
             # Crop the full 2(n-1)+k rows to 2n: PyTorch padding=1 (and output_padding=1 for k3).
@@ -157,7 +157,7 @@ class Generator(nnx.Module):
     """
 
     def __init__(self, kind: str, *, rngs: nnx.Rngs, channels=CHANNELS):
-        channels = tuple(_checks.positive_int("channels", c) for c in channels)
+        channels = tuple(checks.positive_int("channels", c) for c in channels)
         if len(channels) < 2:
             raise ValueError(f"channels must list at least 2 numbers (code channels, output channels), got {channels}")
         self.stages = nnx.List([Upsample2x(kind, c_in, c_out, rngs=rngs)
@@ -189,8 +189,8 @@ def _sampler(kind: str, channels: tuple):
 def sample_codes(n: int, *, seed: int, channels=CHANNELS, constant: bool = False) -> np.ndarray:
     """``n`` codes ``(n, 4, 4, channels[0])``: standard normal, or with ``constant=True``
     one normal value per channel repeated over the 4x4 positions."""
-    n = _checks.positive_int("n", n)
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    n = checks.positive_int("n", n)
+    seed = checks.non_negative_int("seed", seed)
     rng = np.random.default_rng(seed)
     shape = (n, 1, 1, channels[0]) if constant else (n, CODE_SIZE, CODE_SIZE, channels[0])
     return np.broadcast_to(rng.normal(size=shape), (n, CODE_SIZE, CODE_SIZE, channels[0])).astype(np.float32)
@@ -204,8 +204,8 @@ def generator_images(kind: str, codes, *, seed: int, channels=CHANNELS) -> np.nd
     and fed ``codes[i]``; all ``n`` run in one compiled, vmapped program. Only
     single-channel outputs (``channels[-1] == 1``) are returned as images.
     """
-    _checks.one_of("kind", kind, set(UPSAMPLERS))
-    channels = tuple(_checks.positive_int("channels", c) for c in channels)
+    checks.one_of("kind", kind, set(UPSAMPLERS))
+    channels = tuple(checks.positive_int("channels", c) for c in channels)
     if channels[-1] != 1:
         raise ValueError(f"generator_images returns grey images: channels must end with 1, got {channels}")
     return generator_stage_outputs(kind, codes, seed=seed, channels=channels)[-1][..., 0]
@@ -218,10 +218,10 @@ def generator_stage_outputs(kind: str, codes, *, seed: int, channels=CHANNELS) -
     for all but the last: ``(n, 8, 8, 16)``, ``(n, 16, 16, 8)``, ``(n, 32, 32, 1)``
     for the default channels.
     """
-    _checks.one_of("kind", kind, set(UPSAMPLERS))
-    seed = _checks.positive_int("seed", seed, minimum=0)
-    channels = tuple(_checks.positive_int("channels", c) for c in channels)
-    codes = _checks.array("codes", codes, ndim=4, shape_hint=f"(n, 4, 4, {channels[0]})")
+    checks.one_of("kind", kind, set(UPSAMPLERS))
+    seed = checks.non_negative_int("seed", seed)
+    channels = tuple(checks.positive_int("channels", c) for c in channels)
+    codes = checks.array("codes", codes, ndim=4, shape_hint=f"(n, 4, 4, {channels[0]})")
     if codes.shape[1:] != (CODE_SIZE, CODE_SIZE, channels[0]):
         raise ValueError(f"codes must have shape (n, 4, 4, {channels[0]}), got {codes.shape}")
     # JAX's "rbg" random bits: the same Flax initialisers, but XLA compiles them in a
@@ -233,7 +233,7 @@ def generator_stage_outputs(kind: str, codes, *, seed: int, channels=CHANNELS) -
 # --- the measures -------------------------------------------------------------------
 
 def _images(images, *, period: int = 2):
-    images = np.asarray(_checks.array("images", images, ndim=max(np.ndim(images), 2),
+    images = np.asarray(checks.array("images", images, ndim=max(np.ndim(images), 2),
                                       shape_hint="(..., height, width)"), np.float64)
     height, width = images.shape[-2:]
     if height % period or width % period:
@@ -267,7 +267,7 @@ def nyquist_fraction(images) -> np.ndarray:
 
 def white_noise_nyquist_fraction(height: int, width: int) -> float:
     """The expected :func:`nyquist_fraction` of white noise: (h + w - 1) / (h*w - 1)."""
-    height, width = _checks.positive_int("height", height), _checks.positive_int("width", width)
+    height, width = checks.positive_int("height", height), checks.positive_int("width", width)
     return (height + width - 1) / (height * width - 1)
 
 
@@ -276,7 +276,7 @@ def parity_class_means(images, period: int = 2) -> np.ndarray:
 
     The image's mean is removed first; height and width must be multiples of ``period``.
     """
-    period = _checks.positive_int("period", period, minimum=2)
+    period = checks.positive_int("period", period, minimum=2)
     images = _images(images, period=period)
     height, width = images.shape[-2:]
     blocks = images.reshape(*images.shape[:-2], height // period, period, width // period, period)
@@ -306,7 +306,7 @@ def parity_variance_spread(images, period: int = 2) -> np.ndarray:
     image); white noise gives a small value from sampling alone (about 0.08 for
     32x32, period 2). Notebook 09 uses it on gradients, whose class means are equal.
     """
-    period = _checks.positive_int("period", period, minimum=2)
+    period = checks.positive_int("period", period, minimum=2)
     images = _images(images, period=period)
     height, width = images.shape[-2:]
     blocks = images.reshape(*images.shape[:-2], height // period, period, width // period, period)
@@ -320,9 +320,9 @@ MEASURES = {"Nyquist fraction": nyquist_fraction, "parity spread": parity_spread
 
 def white_noise(n: int, height: int, width: int, *, seed: int) -> np.ndarray:
     """``n`` images of standard normal white noise, shape ``(n, height, width)``."""
-    n = _checks.positive_int("n", n)
-    height, width = _checks.positive_int("height", height), _checks.positive_int("width", width)
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    n = checks.positive_int("n", n)
+    height, width = checks.positive_int("height", height), checks.positive_int("width", width)
+    seed = checks.non_negative_int("seed", seed)
     return np.random.default_rng(seed).normal(size=(n, height, width))
 
 
@@ -350,7 +350,7 @@ def subkernel_sums(kernel, stride: int = 2) -> np.ndarray:
     column ``b`` mod ``s`` (before any crop), so a constant input paints, in the
     interior, each sub-kernel's sum on its own pixel class: equal sums, no pattern.
     """
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     kernel = np.asarray(kernel, np.float64)
     if kernel.ndim < 2:
         raise ValueError(f"kernel must have shape (kh, kw, ...), got {kernel.shape}")
@@ -429,8 +429,8 @@ def plot_overlap_counts(cases, n_in: int = 4):
     The interior (``kernel - 1`` off each side) is outlined; each title gives the
     interior's largest / smallest count. Returns the figure.
     """
-    cases = [(_checks.positive_int("kernel", k), _checks.positive_int("stride", s)) for k, s in cases]
-    n_in = _checks.positive_int("n_in", n_in)
+    cases = [(checks.positive_int("kernel", k), checks.positive_int("stride", s)) for k, s in cases]
+    n_in = checks.positive_int("n_in", n_in)
     counts = {case: deconv.overlap_counts((n_in, n_in), *case) for case in cases}
     top = max(int(c.max()) for c in counts.values())
     fig, axes = plt.subplots(1, len(cases), figsize=(3.3 * len(cases), 3.6), constrained_layout=True, squeeze=False)
@@ -465,7 +465,7 @@ def plot_generator_outputs(images: dict, *, crop: int = 16, period: int = 4):
     """
     if not isinstance(images, dict) or not images:
         raise TypeError("images must be a non-empty dict: name -> images (n, height, width)")
-    crop, period = _checks.positive_int("crop", crop), _checks.positive_int("period", period, minimum=2)
+    crop, period = checks.positive_int("crop", crop), checks.positive_int("period", period, minimum=2)
     fig, axes = plt.subplots(len(images), 3, figsize=(8.2, 2.2 * len(images) + 1.4), constrained_layout=True,
                              squeeze=False)
     for (name, imgs), (ax_img, ax_rep, ax_spec) in zip(images.items(), axes):
@@ -512,7 +512,7 @@ def constant_input_response(layer: Upsample2x, size: int = 4) -> dict:
     """
     if not isinstance(layer, Upsample2x) or not layer.kind.startswith("transposed"):
         raise TypeError(f"layer must be a transposed Upsample2x, got {getattr(layer, 'kind', type(layer).__name__)}")
-    size = _checks.positive_int("size", size)
+    size = checks.positive_int("size", size)
     kernel = np.asarray(layer.conv.kernel[...]).transpose(0, 1, 3, 2)  # stored (kh, kw, out, in)
     ones = jnp.ones((1, size, size, kernel.shape[2]))
     painted = np.asarray(layer(ones))[0] - np.asarray(layer.conv.bias[...])
@@ -562,7 +562,7 @@ def subkernel_balance(kind: str, keys, in_features: int = 32, out_features: int 
     over output channels (0 when they balance); and ``mean_square``: the ``(2, 2)``
     mean over keys and output channels of each squared sum.
     """
-    _checks.one_of("kind", kind, {k for k in UPSAMPLERS if k.startswith("transposed")})
+    checks.one_of("kind", kind, {k for k in UPSAMPLERS if k.startswith("transposed")})
     uneven, squares = [], []
     for key in keys:
         layer = Upsample2x(kind, in_features, out_features, rngs=nnx.Rngs(params=key))
@@ -601,8 +601,8 @@ def input_gradients(kernels, output_grads) -> dict:
     Returns ``{"grad of sum, random kernel": d(sum of outputs)/d image,
     "random output gradient": the pull-back of output_grads}``, each ``(n, h, w)``.
     """
-    kernels = _checks.array("kernels", kernels, ndim=3, shape_hint="(n, kh, kw)")
-    output_grads = _checks.array("output_grads", output_grads, ndim=3, shape_hint="(n, h/2, w/2)")
+    kernels = checks.array("kernels", kernels, ndim=3, shape_hint="(n, kh, kw)")
+    output_grads = checks.array("output_grads", output_grads, ndim=3, shape_hint="(n, h/2, w/2)")
     if output_grads.shape[0] != kernels.shape[0] or output_grads.shape[1] != output_grads.shape[2]:
         raise ValueError(f"output_grads must be (n, m, m) with n = {kernels.shape[0]}, got {output_grads.shape}")
     of_sum, pulled_back = _gradient_programs(2 * output_grads.shape[1])
@@ -702,8 +702,8 @@ def random_transposed_generator(kernel: int, stride: int, *, seed: int = 0, chan
     the code is ``(4, 4, channels[0])`` standard normal; both drawn from ``seed``.
     Returns the grey image ``(height, width)``.
     """
-    kernel, stride = _checks.positive_int("kernel", kernel), _checks.positive_int("stride", stride)
-    rng = np.random.default_rng(_checks.positive_int("seed", seed, minimum=0))
+    kernel, stride = checks.positive_int("kernel", kernel), checks.positive_int("stride", stride)
+    rng = np.random.default_rng(checks.non_negative_int("seed", seed))
     x = rng.normal(size=(EXPLORER_INPUTS, EXPLORER_INPUTS, channels[0])).astype(np.float32)
     for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
         # each output pixel gets about (kernel/stride)**2 * c_in terms: keep its variance near 1

@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
 
-from . import _checks, analysis, data, models, training, widgets
+from . import analysis, checks, data, models, training, widgets
 from .models import KERNEL, STRIDE
 from .plotting import WINDOW_COLORS, curve_axes, patch_axes
 
@@ -78,7 +78,7 @@ class CurveVAE(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, latents: int = LATENTS):
-        self.latents = _checks.positive_int("latents", latents)
+        self.latents = checks.positive_int("latents", latents)
         self.mean = nnx.Linear(data.N_POINTS, latents, rngs=rngs)
         self.log_var = nnx.Linear(data.N_POINTS, latents, rngs=rngs)
         self.decoder = nnx.Linear(latents, data.N_POINTS, rngs=rngs)
@@ -112,7 +112,7 @@ class PatchVAE(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, latents: int = LATENTS):
-        self.latents = _checks.positive_int("latents", latents)
+        self.latents = checks.positive_int("latents", latents)
         self.conv = nnx.Conv(1, 2 * latents, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", rngs=rngs)
         self.deconv = nnx.ConvTranspose(latents, 1, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID",
                                         transpose_kernel=True, rngs=rngs)
@@ -150,11 +150,11 @@ def kl_monte_carlo(mean: float, std: float, *, n: int = 200_000, seed: int = 0) 
     Checks :func:`gaussian_kl` (tests) and shows what the closed form stands for.
     """
     mean = float(mean)
-    std = _checks.non_negative_float("std", std)
+    std = checks.non_negative_float("std", std)
     if std == 0:
         raise ValueError("std must be > 0: a point mass has infinite KL to N(0, 1)")
-    z = mean + std * np.random.default_rng(_checks.positive_int("seed", seed, minimum=0)).standard_normal(
-        _checks.positive_int("n", n))
+    z = mean + std * np.random.default_rng(checks.non_negative_int("seed", seed)).standard_normal(
+        checks.positive_int("n", n))
     log_q = -0.5 * ((z - mean) / std) ** 2 - np.log(std)
     log_p = -0.5 * z**2
     return float(np.mean(log_q - log_p))  # the 0.5 log(2 pi) terms cancel
@@ -182,8 +182,8 @@ class VAELoss:
 
 def vae_loss(*, beta: float = 1.0, sigma: float = 0.02) -> VAELoss:
     """The VAE loss with KL weight ``beta`` and likelihood noise ``sigma`` (both > 0 for sigma)."""
-    beta = _checks.non_negative_float("beta", beta)
-    if _checks.non_negative_float("sigma", sigma) == 0:
+    beta = checks.non_negative_float("beta", beta)
+    if checks.non_negative_float("sigma", sigma) == 0:
         raise ValueError("sigma must be > 0: it is the standard deviation of the likelihood")
     return VAELoss(np.float32(beta), np.float32(sigma))
 
@@ -216,7 +216,7 @@ class RegularisedLoss:
 
 def regularised_loss(*, weight_decay: float = 0.0, code_l1: float = 0.0, input_noise: float = 0.0) -> RegularisedLoss:
     """MSE + ``weight_decay`` * |kernels|^2 + ``code_l1`` * mean |code|, inputs noised by ``input_noise``."""
-    return RegularisedLoss(*(np.float32(_checks.non_negative_float(name, v)) for name, v in
+    return RegularisedLoss(*(np.float32(checks.non_negative_float(name, v)) for name, v in
                              [("weight_decay", weight_decay), ("code_l1", code_l1), ("input_noise", input_noise)]))
 
 
@@ -232,7 +232,7 @@ def posterior(model, x) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and standard deviations of ``x``: each (rows, latents) as NumPy."""
     if not hasattr(model, "encode") or not hasattr(model, "latents"):
         raise TypeError(f"model must be a CurveVAE or PatchVAE, got {type(model).__name__}")
-    x = jnp.asarray(_checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"))
+    x = jnp.asarray(checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"))
     mean, log_var = _encode(nnx.split(model), x)
     return _latent_rows(mean), np.exp(0.5 * _latent_rows(log_var))
 
@@ -251,8 +251,8 @@ def kl_per_latent(mean, std) -> np.ndarray:
 
     ``mean`` and ``std`` as :func:`posterior` returns them, (rows, latents).
     """
-    mean = np.asarray(_checks.array("mean", mean, ndim=2, shape_hint="(rows, latents)"), np.float64)
-    std = np.asarray(_checks.array("std", std, ndim=2, shape_hint="(rows, latents)"), np.float64)
+    mean = np.asarray(checks.array("mean", mean, ndim=2, shape_hint="(rows, latents)"), np.float64)
+    std = np.asarray(checks.array("std", std, ndim=2, shape_hint="(rows, latents)"), np.float64)
     if mean.shape != std.shape:
         raise ValueError(f"mean and std must have one shape, got {mean.shape} and {std.shape}")
     if np.any(std <= 0):
@@ -262,7 +262,7 @@ def kl_per_latent(mean, std) -> np.ndarray:
 
 def activity(mean) -> np.ndarray:
     """Variance across the data of each latent's posterior mean (Burda et al. 2016): (latents,)."""
-    mean = np.asarray(_checks.array("mean", mean, ndim=2, shape_hint="(rows, latents)"), np.float64)
+    mean = np.asarray(checks.array("mean", mean, ndim=2, shape_hint="(rows, latents)"), np.float64)
     if mean.shape[0] < 2:
         raise ValueError(f"activity needs at least two rows to measure a variance, got {mean.shape[0]}")
     return mean.var(axis=0)
@@ -270,13 +270,13 @@ def activity(mean) -> np.ndarray:
 
 def active_units(mean, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
     """Which latents are active: posterior-mean variance > ``threshold`` (Burda et al. 2016)."""
-    threshold = _checks.non_negative_float("threshold", threshold)
+    threshold = checks.non_negative_float("threshold", threshold)
     return activity(mean) > threshold
 
 
 def principal_variances(x) -> np.ndarray:
     """The data's (centred) variance along each principal direction, largest first: (length,)."""
-    x = np.asarray(_checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"), np.float64)
+    x = np.asarray(checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"), np.float64)
     centred = x - x.mean(axis=0)
     # eigenvalues of the small (length, length) covariance: far cheaper than an SVD of all the rows
     return np.clip(np.linalg.eigvalsh(centred.T @ centred / len(x)), 0, None)[::-1]
@@ -295,12 +295,12 @@ def linear_vae_prediction(x, *, beta: float, sigma: float, latents: int = LATENT
     ``x`` may also be the output of :func:`principal_variances`, a 1-D array, to
     predict many β from one decomposition.
     """
-    every = (np.asarray(_checks.array("variances", x, ndim=1, shape_hint="(length,)"), np.float64)
+    every = (np.asarray(checks.array("variances", x, ndim=1, shape_hint="(length,)"), np.float64)
              if np.ndim(x) == 1 else principal_variances(x))
-    noise = _checks.non_negative_float("beta", beta) * _checks.non_negative_float("sigma", sigma) ** 2
+    noise = checks.non_negative_float("beta", beta) * checks.non_negative_float("sigma", sigma) ** 2
     if noise == 0:
         raise ValueError("beta and sigma must be > 0")
-    latents = _checks.positive_int("latents", latents)
+    latents = checks.positive_int("latents", latents)
     # only `latents` directions can be kept, however many pay for themselves
     kept = np.arange(len(every)) < latents
     mse = np.where(kept & (every > noise), noise**2 / np.where(every > 0, every, 1.0), every).sum() / len(every)
@@ -313,8 +313,8 @@ def linear_vae_prediction(x, *, beta: float, sigma: float, latents: int = LATENT
 
 def r_squared(features, targets) -> np.ndarray:
     """R^2 of the least-squares linear fit (with intercept) of each target column from ``features``."""
-    features = np.asarray(_checks.array("features", features, ndim=2, shape_hint="(rows, k)"), np.float64)
-    targets = np.asarray(_checks.array("targets", targets, ndim=2, shape_hint="(rows, m)"), np.float64)
+    features = np.asarray(checks.array("features", features, ndim=2, shape_hint="(rows, k)"), np.float64)
+    targets = np.asarray(checks.array("targets", targets, ndim=2, shape_hint="(rows, m)"), np.float64)
     if features.shape[0] != targets.shape[0]:
         raise ValueError(f"features and targets need one row per example, got {features.shape[0]} and "
                          f"{targets.shape[0]} rows")
@@ -328,8 +328,8 @@ def prior_samples(model, n: int, *, seed: int) -> np.ndarray:
     """Decode ``n`` draws from the prior N(0, I): (n, length) for a CurveVAE, (n, 7) for a PatchVAE."""
     if not hasattr(model, "decode") or not hasattr(model, "latents"):
         raise TypeError(f"model must be a CurveVAE or PatchVAE, got {type(model).__name__}")
-    n = _checks.positive_int("n", n)
-    z = np.random.default_rng(_checks.positive_int("seed", seed, minimum=0)).standard_normal((n, model.latents))
+    n = checks.positive_int("n", n)
+    z = np.random.default_rng(checks.non_negative_int("seed", seed)).standard_normal((n, model.latents))
     z = z.astype(np.float32) if isinstance(model, CurveVAE) else z[:, None, :].astype(np.float32)
     return np.asarray(model.decode(z))
 
@@ -407,7 +407,7 @@ def kl_figure(readings: dict, predictions: dict, *, beta: float, sigma: float) -
 def family_check(samples) -> dict:
     """How far decoded curves are from the Bezier family: ``ends`` (largest |y| at an end point),
     ``off_plane`` (largest distance from the plane of ``data.basis``), ``max_abs`` (each curve's largest |y|)."""
-    samples = np.asarray(_checks.array("samples", samples, ndim=2, shape_hint=f"(n, {data.N_POINTS})"), np.float64)
+    samples = np.asarray(checks.array("samples", samples, ndim=2, shape_hint=f"(n, {data.N_POINTS})"), np.float64)
     if samples.shape[1] != data.N_POINTS:
         raise ValueError(f"samples must have shape (n, {data.N_POINTS}), got {samples.shape}")
     plane, _ = np.linalg.qr(np.column_stack(data.basis()))
@@ -418,7 +418,7 @@ def family_check(samples) -> dict:
 
 def prior_samples_figure(samples, *, limit: float = 0.75, n: int = 20) -> plt.Figure:
     """The first ``n`` decoded prior samples over the band |y| > ``limit`` that no curve of the family enters."""
-    samples = _checks.array("samples", samples, ndim=2, shape_hint=f"(n, {data.N_POINTS})")
+    samples = checks.array("samples", samples, ndim=2, shape_hint=f"(n, {data.N_POINTS})")
     fig, ax = plt.subplots(figsize=(7, 3.4), constrained_layout=True)
     curve_axes(ax, f"{min(n, len(samples))} curves decoded from the prior N(0, I)")
     for k, curve in enumerate(np.asarray(samples)[:n]):
@@ -440,7 +440,7 @@ def beta_sweep(train_x, test_x, betas, *, sigma: float, steps: int, seeds=(0, 1)
     seeds, done = list(seeds), dict(done or {})
     table = {}
     for beta in betas:
-        beta = _checks.non_negative_float("beta", beta)
+        beta = checks.non_negative_float("beta", beta)
         result = done.get(beta) or training.train(
             lambda rngs: PatchVAE(rngs=rngs), train_x, seeds=seeds, config=training.TrainConfig(steps=steps),
             loss=vae_loss(beta=beta, sigma=sigma), progress=False)
@@ -496,7 +496,7 @@ def train_autoencoders(x, variants: dict, *, steps: int, seeds=(0, 1)) -> dict:
               "tied": lambda rngs: models.TiedPatchAutoencoder(rngs=rngs, activation="linear")}
     runs = {}
     for label, (kind, loss) in variants.items():
-        _checks.one_of("kind", kind, set(AUTOENCODERS))
+        checks.one_of("kind", kind, set(AUTOENCODERS))
         if not isinstance(loss, RegularisedLoss):
             raise TypeError(f"the loss of {label!r} must come from regularised_loss(), got {type(loss).__name__}")
         runs[label] = training.train(makers[kind], x, seeds=list(seeds), config=training.TrainConfig(steps=steps),
@@ -525,7 +525,7 @@ def basis_report(result, directions) -> dict:
     ``transpose_gap``: |E - D| / |D| of encoder and decoder filters; ``singular_values``
     of the decoder, (seeds, k). Angles in degrees, each (seeds,).
     """
-    directions = np.asarray(_checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
+    directions = np.asarray(checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
     rows = {key: [] for key in ("span", "singular_vectors", "filters", "transpose_gap", "singular_values")}
     for model in _checked_result(result).models():
         decoder, encoder = _decoder_and_encoder(model)
@@ -542,7 +542,7 @@ def basis_report(result, directions) -> dict:
 
 def singular_vectors_figure(runs: dict, directions, *, seed_index: int = 0) -> plt.Figure:
     """One panel per run: the decoder's left singular vectors (dots) over the principal directions (thick)."""
-    directions = np.asarray(_checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
+    directions = np.asarray(checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float64)
     if not runs:
         raise ValueError("runs must hold at least one trained run")
     fig, axes = plt.subplots(1, len(runs), figsize=(3.3 * len(runs), 3.2), sharey=True, constrained_layout=True,
@@ -573,9 +573,9 @@ def weight_decay_prediction(x, weight_decay: float, *, components: int = 3, tied
     Returns ``gain`` (components,) and ``mse``: the dropped directions' variance plus
     each kept one's ``lambda_k (1 - gain)^2``, over ``length``.
     """
-    x = np.asarray(_checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"), np.float64)
-    weight_decay = _checks.non_negative_float("weight_decay", weight_decay)
-    components = _checks.positive_int("components", components)
+    x = np.asarray(checks.array("x", x, ndim=2, shape_hint="(n_examples, length)"), np.float64)
+    weight_decay = checks.non_negative_float("weight_decay", weight_decay)
+    components = checks.positive_int("components", components)
     length = x.shape[1]
     variance = principal_variances(x)
     kept = np.pad(variance, (0, max(0, components - len(variance))))[:components]
@@ -587,7 +587,7 @@ def weight_decay_prediction(x, weight_decay: float, *, components: int = 3, tied
 
 def gains_along(model, directions) -> np.ndarray:
     """The model's gain along each direction u (columns): u . (model(u) - model(0)), the bias removed."""
-    directions = np.asarray(_checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float32)
+    directions = np.asarray(checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float32)
     basis = directions.T
     change = np.asarray(model(basis)) - np.asarray(model(np.zeros_like(basis)))
     return np.einsum("kt,kt->k", change.astype(np.float64), basis.astype(np.float64))
@@ -605,7 +605,7 @@ def latent_curve_figure(model, latents=(0, 1)):
     """Figure for the VAE explorer: the decoded curve (left) and the scaled filters (right)."""
     if not isinstance(model, CurveVAE):
         raise TypeError(f"model must be a CurveVAE, got {type(model).__name__}")
-    latents = tuple(_checks.positive_int("latent", i, minimum=0) for i in latents)
+    latents = tuple(checks.non_negative_int("latent", i) for i in latents)
     if len(latents) != 2 or max(latents) >= model.latents or latents[0] == latents[1]:
         raise ValueError(f"latents must name two different latents in 0..{model.latents - 1}, got {latents}")
     filters = np.asarray(model.decoder_filters(), np.float64)

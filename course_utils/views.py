@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, deconv
+from . import checks, deconv
 
 
 def _conv(y, w, stride: int):
@@ -55,8 +55,8 @@ def by_painting(x, w, stride: int) -> jnp.ndarray:
 
 def dilate(x, stride: int) -> np.ndarray:
     """Insert ``stride - 1`` zero rows between the rows of ``x``: (L, c) -> (stride*(L-1)+1, c)."""
-    x = np.asarray(_checks.array("x", x, ndim=2, shape_hint="(length, channels)"))
-    stride = _checks.positive_int("stride", stride)
+    x = np.asarray(checks.array("x", x, ndim=2, shape_hint="(length, channels)"))
+    stride = checks.positive_int("stride", stride)
     dilated = np.zeros((stride * (x.shape[0] - 1) + 1, x.shape[1]), x.dtype)
     dilated[::stride] = x
     return dilated
@@ -68,7 +68,7 @@ def by_dilated_convolution(x, w, stride: int) -> np.ndarray:
     Plain NumPy, like view 3: each new shape would otherwise compile a program.
     """
     x, w = deconv.check_signal_and_filters(x, w)
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     x, w = np.asarray(x, np.float32), np.asarray(w, np.float32)
     kernel = w.shape[0]
     padded = np.pad(dilate(x, stride), ((kernel - 1, kernel - 1), (0, 0)))
@@ -92,7 +92,7 @@ def by_lhs_dilation(x, w, stride: int) -> jnp.ndarray:
     padded ``kernel - 1`` on each side, and the flipped kernel slides with stride 1.
     """
     x, w = deconv.check_signal_and_filters(x, w)
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     return _lhs_dilated(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32), stride)
 
 
@@ -105,9 +105,9 @@ def conv_matrix(length: int, w, stride: int) -> np.ndarray:
     ``w[:, c, :]`` placed at positions ``stride*i ..``: C applied to a signal is the
     convolution, and ``C.T`` applied to ``x`` is the transposed convolution.
     """
-    length = _checks.positive_int("length", length)
-    w = np.asarray(_checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)"), np.float64)
-    stride = _checks.positive_int("stride", stride)
+    length = checks.positive_int("length", length)
+    w = np.asarray(checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)"), np.float64)
+    stride = checks.positive_int("stride", stride)
     kernel, c_in, c_out = w.shape
     n_signal = deconv.output_length(length, kernel, stride)
     matrix = np.zeros((length, c_in, n_signal, c_out))
@@ -119,7 +119,7 @@ def conv_matrix(length: int, w, stride: int) -> np.ndarray:
 def by_matrix_transpose(x, w, stride: int) -> jnp.ndarray:
     """View 3: multiply the flattened input by ``C.T``."""
     x, w = deconv.check_signal_and_filters(x, w)
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     matrix = conv_matrix(x.shape[0], w, stride)
     out = matrix.T @ np.asarray(x, np.float64).ravel()
     return jnp.asarray(out.reshape(-1, w.shape[2]), jnp.float32)
@@ -135,7 +135,7 @@ def _gradient(x, w, stride):
 def by_gradient(x, w, stride: int) -> jnp.ndarray:
     """View 4: the vector-Jacobian product of the strided convolution, with ``x`` as cotangent."""
     x, w = deconv.check_signal_and_filters(x, w)
-    stride = _checks.positive_int("stride", stride)
+    stride = checks.positive_int("stride", stride)
     return _gradient(jnp.asarray(x), jnp.asarray(w), stride)
 
 
@@ -152,8 +152,8 @@ def output_length(n_inputs: int, kernel: int, stride: int, padding: int = 0, out
     lengths that a strided convolution maps to ``n_inputs`` positions to rebuild.
     """
     full = deconv.output_length(n_inputs, kernel, stride)
-    padding = _checks.positive_int("padding", padding, minimum=0)
-    output_padding = _checks.positive_int("output_padding", output_padding, minimum=0)
+    padding = checks.non_negative_int("padding", padding)
+    output_padding = checks.non_negative_int("output_padding", output_padding)
     if output_padding >= stride:
         raise ValueError(f"output_padding must be smaller than stride ({stride}), got {output_padding}")
     length = full - 2 * padding + output_padding
@@ -164,10 +164,10 @@ def output_length(n_inputs: int, kernel: int, stride: int, padding: int = 0, out
 
 def conv_output_length(n_signal: int, kernel: int, stride: int, padding: int = 0) -> int:
     """Output length of the ordinary strided convolution: ``(n + 2*padding - kernel) // stride + 1``."""
-    n_signal = _checks.positive_int("n_signal", n_signal)
-    kernel = _checks.positive_int("kernel", kernel)
-    stride = _checks.positive_int("stride", stride)
-    padding = _checks.positive_int("padding", padding, minimum=0)
+    n_signal = checks.positive_int("n_signal", n_signal)
+    kernel = checks.positive_int("kernel", kernel)
+    stride = checks.positive_int("stride", stride)
+    padding = checks.non_negative_int("padding", padding)
     if n_signal + 2 * padding < kernel:
         raise ValueError(f"the kernel ({kernel}) is longer than the padded signal ({n_signal + 2 * padding})")
     return (n_signal + 2 * padding - kernel) // stride + 1
@@ -187,9 +187,9 @@ def lax_padding(kernel: int, padding: int = 0, output_padding: int = 0) -> tuple
     position less crops one. So PyTorch's ``padding=p`` is
     ``((kernel-1-p, kernel-1-p+output_padding),)``.
     """
-    kernel = _checks.positive_int("kernel", kernel)
-    padding = _checks.positive_int("padding", padding, minimum=0)
-    output_padding = _checks.positive_int("output_padding", output_padding, minimum=0)
+    kernel = checks.positive_int("kernel", kernel)
+    padding = checks.non_negative_int("padding", padding)
+    output_padding = checks.non_negative_int("output_padding", output_padding)
     return ((kernel - 1 - padding, kernel - 1 - padding + output_padding),)
 
 
@@ -208,7 +208,7 @@ def lax_length_mismatches(ns, kernels, strides) -> tuple[int, list[tuple]]:
         values = list(values)
         if not values:
             raise ValueError(f"{name} must hold at least one size, got none")
-        grid[name] = [_checks.positive_int(name, v) for v in values]
+        grid[name] = [checks.positive_int(name, v) for v in values]
     checked, mismatches = 0, []
     for n in grid["ns"]:
         for kernel in grid["kernels"]:

@@ -676,6 +676,49 @@ DIGIT_LATENT = Explorer("digit_latent", "10_digit_generator.ipynb", "latent_expl
                         ("generator", "classifier"), module="gan", examples=_example_digit_models)
 
 
+# --- notebooks 11-12 ---------------------------------------------------------------
+
+def _attribution_scene(images, labels, masks, maps):
+    from . import attribution_explorer
+
+    return attribution_explorer.attribution_scene(images, labels, masks, maps)
+
+
+def _example_attribution_inputs() -> tuple:
+    from . import attribution_explorer
+
+    return attribution_explorer.example_inputs()
+
+
+ATTRIBUTION_IMAGES = 50
+"""Images the attribution explorer's slider runs over (notebook 11 passes its first 50)."""
+
+ATTRIBUTION = Explorer("attribution", "11_seeing_inside_a_cnn.ipynb", "attribution_explorer", _attribution_scene,
+                       (Control("image", 0, ATTRIBUTION_IMAGES - 1), Control("method")),
+                       {"image": 0, "method": "guided backprop"}, ("images", "labels", "masks", "maps"),
+                       module="attribution_explorer", examples=_example_attribution_inputs)
+
+
+def _synthesis_scene(model, judge):
+    from . import synthesis
+
+    return synthesis.synthesis_scene(model, judge)
+
+
+def _example_synthesis_models() -> tuple:
+    from . import synthesis
+
+    return synthesis.example_models()
+
+
+SYNTHESIS = Explorer("synthesis", "12_what_units_want.ipynb", "synthesis_explorer", _synthesis_scene,
+                     (Control("target"), Control("decay", 0.0, 0.1, 0.005),
+                      Control("blur_sigma", 0.0, 1.5, 0.1, label="blur σ"),
+                      Control("clip_percentile", 0.0, 60.0, 5.0, label="clip %"), Control("jitter", 0, 4)),
+                     {"target": "class: disc", "decay": 0.01, "blur_sigma": 0.5, "clip_percentile": 20.0, "jitter": 2},
+                     ("model", "judge"), module="synthesis", examples=_example_synthesis_models)
+
+
 EXPLORERS: dict[str, Explorer] = {e.name: e for e in (CURVE, RECONSTRUCTION, LATENT, ENCODER, FULL_CURVE, SIZE,
-                                                      VAE_CURVE, OVERLAP, DIGIT_LATENT)}
+                                                      VAE_CURVE, OVERLAP, DIGIT_LATENT, ATTRIBUTION, SYNTHESIS)}
 """Every explorer of the course by name, in the order of the notebooks."""

@@ -14,7 +14,18 @@ import numpy as np
 
 
 def positive_int(name: str, value, *, minimum: int = 1) -> int:
-    """Return ``value`` as an ``int`` if it is an integer >= ``minimum``."""
+    """Return ``value`` as an ``int`` if it is an integer >= ``minimum`` (at least 1)."""
+    if minimum < 1:
+        raise ValueError(f"positive_int needs a minimum >= 1 (use non_negative_int for 0), got {minimum}")
+    return _integer_at_least(name, value, minimum)
+
+
+def non_negative_int(name: str, value) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 0 (a seed, an index, a count that may be 0)."""
+    return _integer_at_least(name, value, 0)
+
+
+def _integer_at_least(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     if value < minimum:
