@@ -25,6 +25,8 @@ _reported: set = set()
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
+    # nbval keeps a cell's outputs on its test item as ``test_outputs``: not documented
+    # API, so tests/test_notebooks_policy.py pins it and fails loudly if an upgrade drops it.
     outputs = getattr(item, "test_outputs", None)
     if call.when != "call" or outputs is None:
         return

@@ -28,7 +28,7 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from . import checks
+from . import checks, data, deconv
 from .plotting import WINDOW_COLORS, loss_band, patch_axes, scaled_filter_lines, set_scaled_filters
 
 PALETTE_COLORS = 64
@@ -359,3 +359,101 @@ def html_player(frames: list[bytes], *, fps: float = 6, alt: str = "animation fr
                 f"<output>1 / {len(frames)}</output></div>")
     return (f"<style>{_PLAYER_STYLE}</style>\n<div class=\"course-animation\">\n{images}\n{controls}\n</div>\n"
             f"<script>{_PLAYER_SCRIPT % json.dumps(float(fps))}</script>\n")
+
+
+# --- notebook 06: three windows paint the whole curve --------------------------------
+
+PAINT_STEPS = 4
+"""Frames per window while its paint fades in (scale 1/4, 2/4, 3/4, 1)."""
+
+
+def painting_frames(model, curve) -> list[dict]:
+    """What each frame of :func:`painting_animation` shows, computed from ``model`` and one ``curve`` (15,).
+
+    The patch model encodes the whole curve into a code per window (3 windows x 3
+    components); window ``w`` paints ``filters @ code[w]`` onto positions
+    ``data.WINDOW_STARTS[w]`` .. +6. A frame holds the window being painted, how much
+    of its paint is on (0..1), the output so far (bias included) and how many windows
+    have painted each position so far. The last frame has every window painted: the
+    model's own output, doubled where windows overlap.
+    """
+    curve = np.asarray(checks.array("curve", curve, ndim=1, shape_hint="(15,)"), np.float64)
+    if curve.shape[0] != data.N_POINTS:
+        raise ValueError(f"curve must have {data.N_POINTS} points, got {curve.shape[0]}")
+    code = np.asarray(model.encode(curve[None].astype(np.float32)), np.float64)[0]  # (windows, components)
+    filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
+    strokes = np.zeros((len(data.WINDOW_STARTS), data.N_POINTS))
+    for w, start in enumerate(data.WINDOW_STARTS):
+        strokes[w, start:start + data.PATCH] = filters @ code[w]
+    frames = []
+    for w in range(len(data.WINDOW_STARTS)):
+        for step in range(1, PAINT_STEPS + 1):
+            share = step / PAINT_STEPS
+            output = strokes[:w].sum(axis=0) + share * strokes[w] + bias
+            counts = deconv.overlap_counts(w + 1, data.PATCH, data.STRIDE)
+            frames.append({"window": w, "share": share, "stroke": share * strokes[w], "output": output,
+                           "counts": np.pad(counts, (0, data.N_POINTS - len(counts)))})
+    return frames
+
+
+def painting_figure(curve, *, ylim: float = 0.8, dpi: int = 96):
+    """The figure of :func:`painting_animation`: the output being painted above, the overlap count below."""
+    fig = plt.figure(figsize=(FIGURE_INCHES[0], 4.6), dpi=dpi, layout="constrained")
+    with plt.rc_context({"font.size": FONT_POINTS}):
+        ax_paint, ax_count = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+        positions = np.arange(data.N_POINTS)
+        ax_paint.plot(positions, curve, "o-", color="0.6", linewidth=1, markersize=3, label="the curve")
+        (output,) = ax_paint.plot(positions, np.zeros(data.N_POINTS), "o-", color="black", markersize=4,
+                                  label="output so far")
+        # Neutral colours for the legend; each frame colours the stroke and span by window.
+        (stroke,) = ax_paint.plot(positions, np.zeros(data.N_POINTS), "-", linewidth=2.5, color="0.35",
+                                  label="this window's paint")
+        span = ax_paint.axvspan(-0.5, data.PATCH - 0.5, color="0.35", alpha=0.12, label="this window")
+        ax_paint.set_xlim(-0.5, data.N_POINTS - 0.5)
+        ax_paint.set_ylim(-ylim, ylim)
+        ax_paint.set_ylabel("y")
+        ax_paint.axhline(0, color="0.85", linewidth=0.8, zorder=0)
+        title = ax_paint.set_title("")
+        _legend_outside(ax_paint)
+        bars = ax_count.bar(positions, np.zeros(data.N_POINTS), color="0.55", label="windows painted here")
+        ax_count.set_ylim(0, 2.6)
+        ax_count.set_yticks([0, 1, 2])
+        ax_count.set_xticks(positions)
+        ax_count.set_xlabel("position (index of the 15 x-values)")
+        ax_count.set_ylabel("overlap count")
+        _legend_outside(ax_count)
+    return fig, {"output": output, "stroke": stroke, "span": span, "title": title, "bars": list(bars)}
+
+
+def draw_painting_frame(artists: dict, frame: dict) -> None:
+    """Update the figure of :func:`painting_figure` to one item of :func:`painting_frames`."""
+    w, start = frame["window"], data.WINDOW_STARTS[frame["window"]]
+    color = WINDOW_COLORS[w % len(WINDOW_COLORS)]
+    artists["output"].set_ydata(frame["output"])
+    stroke = np.where(frame["stroke"] != 0, frame["stroke"], np.nan)  # only inside the window
+    artists["stroke"].set_ydata(stroke)
+    artists["stroke"].set_color(color)
+    artists["span"].set_x(start - 0.5)
+    artists["span"].set_color(color)
+    artists["title"].set_text(f"window {w + 1} (positions {start}-{start + data.PATCH - 1}) paints its filters "
+                              f"scaled by its code: {frame['share']:.0%} of its paint on")
+    for bar, count in zip(artists["bars"], frame["counts"]):
+        bar.set_height(count)
+
+
+def painting_animation(model, curve, *, fps: float = 4, dpi: int = 96) -> str:
+    """Animate the patch model painting one whole ``curve`` (15,), window after window (notebook 06).
+
+    Returns a self-contained HTML player (see :func:`html_player`): above, each
+    window's paint fading in on top of the output so far; below, the number of
+    windows that have painted each position, which is 2 where windows overlap.
+    """
+    frames = painting_frames(model, curve)
+    dpi = checks.positive_int("dpi", dpi, minimum=20)
+    limit = 1.1 * max(np.abs(f["output"]).max() for f in frames)
+    fig, artists = painting_figure(np.asarray(curve, np.float64), ylim=max(limit, 0.8), dpi=dpi)
+    try:
+        pngs = render_frames(fig, artists, frames, draw=draw_painting_frame)
+    finally:
+        plt.close(fig)
+    return html_player(pngs, fps=fps, alt="three windows painting the whole curve, and the overlap count")

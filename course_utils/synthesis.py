@@ -244,8 +244,12 @@ def _ascend(graphdef, state, targets, layer_weights, regs, start, step_size, key
 
 
 def _padded(n: int) -> int:
-    """``n`` rounded up to a multiple of ``BATCH_MULTIPLE`` and of the number of CPU devices."""
-    multiple = math.lcm(BATCH_MULTIPLE, len(jax.devices()))
+    """``n`` rounded up to a multiple of ``BATCH_MULTIPLE`` and of the number of CPU devices.
+
+    A single image (the explorer's) is padded only to the number of devices: one
+    more compiled program, but each slider move then climbs 2 images, not 8.
+    """
+    multiple = len(jax.devices()) if n == 1 else math.lcm(BATCH_MULTIPLE, len(jax.devices()))
     return -(-n // multiple) * multiple
 
 

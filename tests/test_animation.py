@@ -163,3 +163,23 @@ def test_bad_input_gets_a_clear_error():
         animation.html_player([b"png"], fps=0)
     with pytest.raises(TypeError, match="non-empty list of PNG bytes"):
         animation.html_player([])
+
+
+def test_the_painting_ends_with_the_models_own_output_and_counts_every_overlap():
+    curve = data.bezier_curves(1, seed=3)[0]
+    frames = animation.painting_frames(MODEL, curve)
+    assert len(frames) == len(data.WINDOW_STARTS) * animation.PAINT_STEPS
+    whole = np.asarray(MODEL(curve[None]))[0]  # the patch model run over the whole curve, overlaps added
+    assert np.allclose(frames[-1]["output"], whole, atol=1e-5)
+    assert frames[-1]["counts"].tolist() == [1, 1, 1, 1, 2, 2, 2, 1, 2, 2, 2, 1, 1, 1, 1]
+    assert frames[0]["counts"].tolist() == [1] * 7 + [0] * 8
+    first_window = frames[animation.PAINT_STEPS - 1]["output"]
+    assert np.allclose(first_window[7:], BIAS, atol=1e-6), "before window 2 paints, only the bias is right of it"
+    html = animation.painting_animation(MODEL, curve)
+    pngs = _frames(html)
+    assert len(pngs) == len(frames) and pngs[0].shape[1] >= 800
+
+
+def test_the_painting_rejects_a_patch_for_a_curve():
+    with pytest.raises(ValueError, match="15 points"):
+        animation.painting_frames(MODEL, np.zeros(7))
