@@ -420,7 +420,7 @@ def latent_explorer_figure():
     """Figure for the latent explorer: the digit (left) and the classifier's probabilities (right)."""
     import matplotlib.pyplot as plt
 
-    fig, (ax_digit, ax_prob) = plt.subplots(1, 2, figsize=(7.5, 3.2), width_ratios=(1, 1.6), constrained_layout=True)
+    fig, (ax_digit, ax_prob) = plt.subplots(1, 2, figsize=(8.4, 3.4), width_ratios=(1, 1.6), constrained_layout=True)
     image = ax_digit.imshow(np.zeros((SIZE, SIZE)), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
     ax_digit.set_xticks([])
     ax_digit.set_yticks([])
