@@ -29,15 +29,19 @@ def output_length(n_inputs: int, kernel: int, stride: int) -> int:
     return stride * (n_inputs - 1) + kernel
 
 
-def check_signal_and_filters(x, w):
-    """``x`` (length, in_channels) and ``w`` (kernel, in_channels, out_channels) as arrays, or a clear error."""
-    x = checks.array("x", x, ndim=2, shape_hint="(length, in_channels)")
-    w = checks.array("w", w, ndim=3, shape_hint="(kernel, in_channels, out_channels)")
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(
-            f"x has {x.shape[1]} channels but w expects {w.shape[1]} input channels: "
-            f"x must be (length, in_channels) and w (kernel, in_channels, out_channels)"
-        )
+def check_signal_and_filters(x, w, *, spatial: int = 1):
+    """``x`` (positions..., in_channels) and ``w`` (taps..., in_channels, out_channels) as arrays, or a clear error.
+
+    ``spatial`` is the number of position axes: 1 for signals (length), 2 for images (height, width).
+    """
+    axes = ("length",) if spatial == 1 else ("height", "width")
+    taps = ("kernel",) if spatial == 1 else ("kernel_h", "kernel_w")
+    x_shape, w_shape = f"({', '.join(axes)}, in_channels)", f"({', '.join(taps)}, in_channels, out_channels)"
+    x = checks.array("x", x, ndim=spatial + 1, shape_hint=x_shape)
+    w = checks.array("w", w, ndim=spatial + 2, shape_hint=w_shape)
+    if x.shape[spatial] != w.shape[spatial]:
+        raise ValueError(f"x has {x.shape[spatial]} channels but w expects {w.shape[spatial]} input channels: "
+                         f"x must be {x_shape} and w {w_shape}")
     return x, w
 
 
@@ -141,17 +145,6 @@ def output_shape_2d(n_inputs, kernel, stride) -> tuple[int, int]:
     return (s[0] * (n[0] - 1) + k[0], s[1] * (n[1] - 1) + k[1])
 
 
-def _check_pair_2d(x, w):
-    x = checks.array("x", x, ndim=3, shape_hint="(height, width, in_channels)")
-    w = checks.array("w", w, ndim=4, shape_hint="(kernel_h, kernel_w, in_channels, out_channels)")
-    if x.shape[2] != w.shape[2]:
-        raise ValueError(
-            f"x has {x.shape[2]} channels but w expects {w.shape[2]} input channels: x must be "
-            f"(height, width, in_channels) and w (kernel_h, kernel_w, in_channels, out_channels)"
-        )
-    return x, w
-
-
 @functools.partial(jax.jit, static_argnums=2)
 def _conv_transpose_2d(x, w, stride):
     """Compiled body of :func:`conv_transpose_2d`: scale every tap, then scatter-add it."""
@@ -173,7 +166,7 @@ def conv_transpose_2d(x, w, stride) -> jnp.ndarray:
     input pixel ``(i, j)`` adds ``x[i, j] @ w[a, b]`` at output pixel
     ``(s_h*i + a, s_w*j + b)`` for every tap ``(a, b)`` (the kernel is not flipped).
     """
-    x, w = _check_pair_2d(x, w)
+    x, w = check_signal_and_filters(x, w, spatial=2)
     return _conv_transpose_2d(x, w, _pair("stride", stride))
 
 
