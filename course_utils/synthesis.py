@@ -246,10 +246,13 @@ def _ascend(graphdef, state, targets, layer_weights, regs, start, step_size, key
 def _padded(n: int) -> int:
     """``n`` rounded up to a multiple of ``BATCH_MULTIPLE`` and of the number of CPU devices.
 
-    A single image (the explorer's) is padded only to the number of devices: one
-    more compiled program, but each slider move then climbs 2 images, not 8.
+    A single image (the explorer's) is not padded: it climbs alone on one device
+    (see :func:`_spread`), 44 ms for 100 steps against 62 ms when padded to one image
+    per device, because a sharded program pays for its coordination at every step.
     """
-    multiple = len(jax.devices()) if n == 1 else math.lcm(BATCH_MULTIPLE, len(jax.devices()))
+    if n == 1:
+        return 1
+    multiple = math.lcm(BATCH_MULTIPLE, len(jax.devices()))
     return -(-n // multiple) * multiple
 
 
@@ -258,9 +261,11 @@ def _spread(batch, replicated):
 
     Every image's optimisation is independent of the others', so with one JAX device
     per core (``course_utils.configure_cpu``) the compiled program runs each share on
-    its own core: about twice as fast on two cores.
+    its own core: about twice as fast on two cores. A batch of one image stays on
+    the first device.
     """
-    mesh = Mesh(np.array(jax.devices()), ("images",))
+    size = jax.tree.leaves(batch)[0].shape[0]
+    mesh = Mesh(np.array(jax.devices()[:1] if size == 1 else jax.devices()), ("images",))
     return (jax.device_put(batch, NamedSharding(mesh, PartitionSpec("images"))),
             jax.device_put(replicated, NamedSharding(mesh, PartitionSpec())))
 
