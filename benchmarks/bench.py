@@ -70,12 +70,11 @@ SEEDS = range(10)
 CONFIG = training.TrainConfig()  # 3000 steps, batch 64, Adam 1e-2: what notebooks 02-03 train
 
 
-def make_model(rngs):
-    return models.PatchAutoencoder(rngs=rngs)
+make_model = models.PatchAutoencoder
 
 
 def train_patches():
-    return data.patches(data.bezier_curves(16384, seed=0))
+    return data.patches(data.course_curves(0)[0])
 
 
 # --- engine ----------------------------------------------------------------------
@@ -94,7 +93,7 @@ def textbook_loop(patches: np.ndarray, seeds, config: training.TrainConfig, step
     """Train one seed after another, one jitted step per Python iteration; return the models."""
     trained = []
     for seed in seeds:
-        model = make_model(nnx.Rngs(seed))
+        model = make_model(rngs=nnx.Rngs(seed))
         optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
         rng = np.random.default_rng(seed)
         for _ in tqdm(range(steps or config.steps), desc=f"textbook loop, seed {seed}", leave=False):
@@ -112,9 +111,9 @@ def timed(function, *args, **kwargs):
 
 def bench_engine() -> dict:
     patches = train_patches()
-    test = data.patches(data.bezier_curves(2048, seed=1000))
+    test = data.patches(data.course_curves(0)[1])
     # Both ways build the same models: compile those small operations before timing either.
-    make_model(nnx.Rngs(0))(patches[:1])
+    make_model(rngs=nnx.Rngs(0))(patches[:1])
     _, engine_first = timed(training.train, make_model, patches, seeds=SEEDS, config=CONFIG, progress=False)
     engine_runs = []
     for _ in range(3):

@@ -71,7 +71,7 @@ if __name__ == "__main__":
     from course_utils import data, models, training
 
     patches = data.patches(data.bezier_curves(4096, seed=0))
-    trained = training.train(lambda rngs: models.PatchAutoencoder(rngs=rngs), patches, seeds=[0],
+    trained = training.train(models.PatchAutoencoder, patches, seeds=[0],
                              config=training.TrainConfig(steps=300), progress=False).model(0)
     for name, r in bench_explorers(trained).items():
         print(f"{name:16s} update {r['update_ms_median']:6.2f} ms (max {r['update_ms_max']:6.2f}), "

@@ -32,6 +32,12 @@ PUBLISHED_OFFSETS = tuple(range(N_POINTS - PATCH))
 """The offsets of the published random crops: 0..7, so offset 8 never appears."""
 X = np.linspace(0.0, 1.0, N_POINTS)
 """The 15 x-positions of every curve."""
+TRAIN_CURVES = 16384
+"""Curves in the course's training set (notebooks 02-08)."""
+TEST_CURVES = 2048
+"""Curves in the course's held-out set."""
+TEST_SEED_OFFSET = 1000
+"""The held-out curves are drawn with seed ``seed + TEST_SEED_OFFSET``: curves the models never saw."""
 
 
 def _resampled_t() -> np.ndarray:
@@ -84,6 +90,18 @@ def bezier_curves(n: int, *, seed: int, return_parameters: bool = False):
     params = bezier_parameters(n, seed=seed)
     curves = curves_from_parameters(params[:, 0], params[:, 1])
     return (curves, params) if return_parameters else curves
+
+
+def course_curves(seed: int, *, return_parameters: bool = False):
+    """The course's data: ``(training curves, held-out curves)``, 16,384 and 2,048 of them.
+
+    The training curves come from ``seed``, the held-out ones from
+    ``seed + TEST_SEED_OFFSET``. With ``return_parameters=True`` each is a pair
+    ``(curves, parameters)`` (see :func:`bezier_curves`).
+    """
+    seed = checks.non_negative_int("seed", seed)
+    return (bezier_curves(TRAIN_CURVES, seed=seed, return_parameters=return_parameters),
+            bezier_curves(TEST_CURVES, seed=seed + TEST_SEED_OFFSET, return_parameters=return_parameters))
 
 
 def patches(curves, *, offsets: str = "all", seed: int | None = None, return_offsets: bool = False):

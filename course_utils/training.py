@@ -3,7 +3,7 @@
 Used by notebooks 02-08 and 10-12.
 
 ``train(make_model, data, seeds=..., loss=...)`` builds one model per seed with
-``make_model(nnx.Rngs(seed))`` and takes Adam steps on ``loss(model, batch, key)``,
+``make_model(rngs=nnx.Rngs(seed))`` and takes Adam steps on ``loss(model, batch, key)``,
 where ``batch`` holds the same random rows of every array in ``data`` and ``key``
 is a fresh random key for the step (for noise, dropout or sampling). With no
 ``loss`` it trains an autoencoder (``model.encode``/``model.decode``) on its
@@ -403,7 +403,7 @@ def _built_models(make_model, seeds: np.ndarray, filters: tuple):
     """
     built = {}
     for seed in np.unique(seeds):
-        _, *groups, other = nnx.split(make_model(nnx.Rngs(int(seed))), *filters, ...)
+        _, *groups, other = nnx.split(make_model(rngs=nnx.Rngs(int(seed))), *filters, ...)
         built[seed] = (tuple(groups), other)
     return jax.tree.map(lambda *p: np.stack([np.asarray(x) for x in p]), *[built[seed] for seed in seeds])
 
@@ -501,7 +501,9 @@ def train(
 ) -> TrainResult:
     """Train one model per seed on ``data`` with Adam and return them all.
 
-    ``make_model(rngs)`` builds a fresh model; the seed decides its initial weights,
+    ``make_model(rngs=...)`` builds a fresh model: a model class itself
+    (``models.PatchAutoencoder``), ``functools.partial`` of one with its options, or
+    any function of ``rngs``. The seed decides the model's initial weights,
     its mini-batches and the keys its loss gets. ``data`` is an array, or a tuple of
     arrays sharing the first axis (e.g. ``(images, labels)``): a batch holds the same
     random rows of each. ``loss(model, batch, key)`` returns the number to minimise;
@@ -510,7 +512,8 @@ def train(
     statistics) is carried from step to step as the loss leaves it.
     """
     if not callable(make_model):
-        raise TypeError(f"make_model must be a function rngs -> model, got {type(make_model).__name__}")
+        raise TypeError("make_model must build a model from rngs=..., e.g. models.PatchAutoencoder, "
+                        f"got {type(make_model).__name__}")
     data = _checked_data(data)
     seeds = tuple(checks.non_negative_int("seed", s) for s in seeds)
     if not seeds:
@@ -519,7 +522,7 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     start = time.perf_counter()
 
-    abstract = nnx.eval_shape(lambda: make_model(nnx.Rngs(0)))
+    abstract = nnx.eval_shape(lambda: make_model(rngs=nnx.Rngs(0)))
     filters = _parameter_groups(abstract, config.players)
     graphdef, *abstract_groups, abstract_other = nnx.split(abstract, *filters, ...)
     if jax.tree.leaves(nnx.state(abstract, nnx.RngState)):

@@ -442,7 +442,7 @@ def beta_sweep(train_x, test_x, betas, *, sigma: float, steps: int, seeds=(0, 1)
     for beta in betas:
         beta = checks.non_negative_float("beta", beta)
         result = done.get(beta) or training.train(
-            lambda rngs: PatchVAE(rngs=rngs), train_x, seeds=seeds, config=training.TrainConfig(steps=steps),
+            PatchVAE, train_x, seeds=seeds, config=training.TrainConfig(steps=steps),
             loss=vae_loss(beta=beta, sigma=sigma), progress=False)
         models = result.models()[:len(seeds)]
         prediction = linear_vae_prediction(train_x, beta=beta, sigma=sigma)
@@ -492,8 +492,8 @@ def train_autoencoders(x, variants: dict, *, steps: int, seeds=(0, 1)) -> dict:
     ``kind`` is "untied" or "tied"; ``loss`` a :func:`regularised_loss` (its prices are
     inputs of the compiled program, so variants of one kind share it).
     """
-    makers = {"untied": lambda rngs: models.PatchAutoencoder(rngs=rngs, activation="linear"),
-              "tied": lambda rngs: models.TiedPatchAutoencoder(rngs=rngs, activation="linear")}
+    makers = {"untied": functools.partial(models.PatchAutoencoder, activation="linear"),
+              "tied": functools.partial(models.TiedPatchAutoencoder, activation="linear")}
     runs = {}
     for label, (kind, loss) in variants.items():
         checks.one_of("kind", kind, set(AUTOENCODERS))

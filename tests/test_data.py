@@ -25,6 +25,17 @@ def test_same_seed_same_curves_other_seed_other_curves():
     assert not np.allclose(data.bezier_curves(100, seed=3), data.bezier_curves(100, seed=4))
 
 
+def test_course_curves_are_the_training_and_held_out_sets():
+    train, test = data.course_curves(3)
+    assert train.shape == (data.TRAIN_CURVES, data.N_POINTS) and test.shape == (data.TEST_CURVES, data.N_POINTS)
+    assert np.array_equal(train, data.bezier_curves(data.TRAIN_CURVES, seed=3))
+    assert np.array_equal(test, data.bezier_curves(data.TEST_CURVES, seed=3 + data.TEST_SEED_OFFSET))
+    (_, train_params), (_, test_params) = data.course_curves(3, return_parameters=True)
+    assert train_params.shape == (data.TRAIN_CURVES, 2) and test_params.shape == (data.TEST_CURVES, 2)
+    with pytest.raises(ValueError, match="seed"):
+        data.course_curves(-1)
+
+
 def test_parameters_are_uniform_on_the_square():
     _, params = data.bezier_curves(20000, seed=1, return_parameters=True)
     assert params.min() >= -1 and params.max() <= 1

@@ -1,5 +1,6 @@
 """The compiled multi-seed training engine."""
 
+import functools
 import os
 
 import jax
@@ -219,6 +220,17 @@ def test_bad_reconstruction_loss_gets_a_clear_error(kwargs, error, words):
     with pytest.raises(error) as info:
         training.reconstruction_loss(**kwargs)
     assert words in str(info.value)
+
+
+def test_a_model_class_or_a_partial_of_one_is_a_make_model():
+    """make_model is called with rngs=..., so a class (keyword-only rngs) needs no lambda."""
+    config = short(steps=100)
+    by_function = training.train(make, PATCHES, seeds=[0, 1], config=config, progress=False)
+    by_class = training.train(models.PatchAutoencoder, PATCHES, seeds=[0, 1], config=config, progress=False)
+    by_partial = training.train(functools.partial(models.PatchAutoencoder, activation="linear"), PATCHES,
+                                seeds=[0, 1], config=config, progress=False)
+    assert np.array_equal(by_function.losses, by_class.losses)
+    assert by_partial.model(0).encoder.activation == "linear" and not np.allclose(by_partial.losses, by_class.losses)
 
 
 def test_bad_train_arguments_get_clear_errors():
