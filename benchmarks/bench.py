@@ -52,7 +52,9 @@ from tqdm.auto import tqdm  # noqa: E402
 
 import course_utils  # noqa: E402
 from benchmarks.explorers import bench_explorers  # noqa: E402
-from course_utils import cnn, data, models, shapes, training  # noqa: E402
+from course_utils.core import training  # noqa: E402
+from course_utils.part1 import data, losses, models  # noqa: E402
+from course_utils.part2 import cnn, shapes  # noqa: E402
 from tools.execute_notebooks import NOTEBOOKS, execute, size_mb  # noqa: E402
 
 course_utils.configure_cpu()  # as the notebooks do
@@ -125,7 +127,7 @@ def bench_engine() -> dict:
     _, textbook_one_step = timed(textbook_loop, patches, [0], CONFIG, steps=1)
     textbook_models, textbook_run = timed(textbook_loop, patches, SEEDS, CONFIG)
 
-    engine_mse = training.reconstruction_mse(result, test)
+    engine_mse = losses.reconstruction_mse(result, test)
     textbook_mse = [float(((np.asarray(m(test)) - test) ** 2).mean()) for m in textbook_models]
     return {
         "seeds": len(SEEDS), "steps": CONFIG.steps, "batch_size": CONFIG.batch_size, "devices": len(jax.devices()),
@@ -227,8 +229,9 @@ def bench_course() -> dict:
         os.environ["JAX_COMPILATION_CACHE_DIR"] = cache  # empty: a cold run, shared by this run's kernels
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         for path in tqdm(NOTEBOOKS, desc="executing notebooks"):
-            notebook, seconds = execute(path)
-            results[path.name] = {"seconds": seconds, "mb": size_mb(notebook)}
+            cells = []
+            notebook, seconds = execute(path, cell_seconds=cells)
+            results[path.name] = {"seconds": seconds, "setup_seconds": cells[0], "mb": size_mb(notebook)}
         del os.environ["JAX_COMPILATION_CACHE_DIR"]
     return results
 
@@ -280,7 +283,7 @@ def print_table(result: dict) -> None:
         print(f"widget {name:22s} update {w['update_ms_median']:6.2f} ms (max {w['update_ms_max']:6.2f}), "
               f"with PNG render {w['update_and_png_ms_median']:6.1f} ms")
     for name, n in result.get("notebooks", {}).items():
-        print(f"notebook {name:32s} {n['seconds']:6.1f} s {n['mb']:5.2f} MB")
+        print(f"notebook {name:32s} {n['seconds']:6.1f} s (set-up cell {n['setup_seconds']:5.1f} s) {n['mb']:5.2f} MB")
 
 
 PARTS = ("engine", "conv2d", "widgets", "browser", "course")

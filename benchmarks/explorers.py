@@ -1,4 +1,4 @@
-"""Every registered explorer (``course_utils.widgets.EXPLORERS``) timed without a browser.
+"""Every registered explorer (``course_utils.registry.EXPLORERS``) timed without a browser.
 
 For ``benchmarks/bench.py``: :func:`bench_explorers` moves each explorer's controls
 to random positions and times ``update`` alone, then ``update`` plus the PNG frame
@@ -21,7 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_utils import full_curve, widgets  # noqa: E402  (after the path)
+from course_utils import registry  # noqa: E402  (after the path)
+from course_utils.core import training  # noqa: E402  (after the path)
+from course_utils.display import frames  # noqa: E402  (after the path)
+from course_utils.part1 import data, full_curve, models  # noqa: E402  (after the path)
 
 
 def explorer_inputs(model) -> dict:
@@ -31,17 +34,17 @@ def explorer_inputs(model) -> dict:
                                for fix in full_curve.FIXES}}
 
 
-def bench_explorers(model, *, updates: int = 200, frames: int = 20, seed: int = 0) -> dict:
+def bench_explorers(model, *, updates: int = 200, n_frames: int = 20, seed: int = 0) -> dict:
     """Per explorer: median and max of ``update`` (ms), and median of ``update`` + PNG frame (ms)."""
     inputs = explorer_inputs(model)
     results = {}
-    for name, explorer in widgets.EXPLORERS.items():
+    for name, explorer in registry.EXPLORERS.items():
         # The Part I explorers run on the trained patch model; the others on their registry's stand-ins.
         if all(i in inputs for i in explorer.inputs):
             figure, moving, update, options = explorer.scene(*(inputs[i] for i in explorer.inputs))
         else:
             figure, moving, update, options = explorer.scene(*explorer.examples())
-        renderer = widgets.FigureFrames(figure, moving)
+        renderer = frames.FigureFrames(figure, moving)
         rng = np.random.default_rng(seed)
         update(**explorer.random_values(rng, options))  # first call compiles the model's functions
         renderer.png()  # first frame: layout and background
@@ -52,7 +55,7 @@ def bench_explorers(model, *, updates: int = 200, frames: int = 20, seed: int = 
             update(**values)
             update_ms.append(1000 * (time.perf_counter() - start))
         frame_ms, frame_kb = [], []
-        for _ in range(frames):
+        for _ in range(n_frames):
             values = explorer.random_values(rng, options)
             start = time.perf_counter()
             update(**values)
@@ -68,8 +71,6 @@ def bench_explorers(model, *, updates: int = 200, frames: int = 20, seed: int = 
 
 if __name__ == "__main__":
     matplotlib.use("Agg")
-    from course_utils import data, models, training
-
     patches = data.patches(data.bezier_curves(4096, seed=0))
     trained = training.train(models.PatchAutoencoder, patches, seeds=[0],
                              config=training.TrainConfig(steps=300), progress=False).model(0)

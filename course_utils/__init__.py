@@ -1,15 +1,15 @@
 """course_utils: the small library behind the "Deconvolution, visualized" notebooks.
 
-One module per idea. Part I (notebooks 01-07): ``data`` (the curves), ``deconv``
-(the maths of a transposed convolution, 1-D and 2-D), ``models`` (the patch
-autoencoder in Flax NNX), ``training`` (the compiled multi-seed training engine for
-any model), ``analysis`` (aligning seeds, ablation, PCA), ``full_curve`` (overlaps
-and borders), ``views`` (four views of one transposed convolution), ``animation``,
-``plotting``, ``widgets`` (explorers) and ``exercises``. Part II (08-12): ``vae``
-(learned code noise, tied weights), ``upsampling`` (2x upsampling layers and
-checkerboard measures), ``gan`` (the digit generator), ``shapes`` (images with known
-masks), ``cnn`` (the classifier), ``attribution`` (saliency, guided backprop, the
-deconvnet, occlusion, integrated gradients), ``sanity`` and ``synthesis``.
+Its folders are its floors; each imports only the ones below it::
+
+    registry.py    the registry of every explorer (imports everything; nothing imports it)
+    part2/         notebooks 08-12: reusable modules and one *_lesson module per notebook
+    part1/         notebooks 01-07
+    display/       figures that redraw what moves, animation players, the explorer kit
+    core/          argument checks, transposed-convolution maths, the training engine
+
+Part II may use Part I; ``display`` and ``core`` know no notebook. A notebook imports
+what it uses, e.g. ``from course_utils.part1 import data, models``.
 
 Importing the package changes no process-wide setting. Each notebook's set-up cell
 calls :func:`configure_cpu` visibly, before its first JAX computation.

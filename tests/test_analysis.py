@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_utils import analysis, data, models
+from course_utils.part1 import analysis, data, models
 
 RNG = np.random.default_rng(0)
 BASE = RNG.normal(size=(7, 3))

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_utils import attribution as at
-from course_utils import cnn, shapes
+from course_utils.part2 import attribution as at, cnn, shapes
 
 
 def normal(seed, shape):

@@ -25,7 +25,6 @@ own browser download is never used.
 import json
 import os
 import pathlib
-import re
 import shutil
 import signal
 import statistics
@@ -36,8 +35,9 @@ import urllib.request
 
 import pytest
 
-from course_utils import widgets
+from course_utils import registry
 from test_lab import free_port
+from test_registry import NOTEBOOK_CALLS, REGISTERED
 
 pytestmark = pytest.mark.browser
 
@@ -54,20 +54,8 @@ if CHROMIUM is None:
                 ".ci/run installs it, so CI always runs these tests", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements.txt: run `make setup`")
 
-EXPLORER_CALL = re.compile(r"\b(\w+)\.((?!update_)\w+_explorer)\(")  # widgets.curve_explorer(, not update_*
-
-
-def explorer_calls(path: pathlib.Path) -> list[str]:
-    """The explorers a notebook shows, in order, as "module.function"."""
-    cells = json.loads(path.read_text())["cells"]
-    return [f"{module}.{function}" for cell in cells if cell["cell_type"] == "code"
-            for module, function in EXPLORER_CALL.findall("".join(cell["source"]))]
-
-
-NOTEBOOK_CALLS = {p.name: explorer_calls(p) for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
-REGISTERED = {e.call: e for e in widgets.EXPLORERS.values()}  # "module.function" -> explorer
 # The registry's notebooks, and any notebook showing an explorer of another module (measured, flagged).
-NOTEBOOKS_WITH_EXPLORERS = sorted({e.notebook for e in widgets.EXPLORERS.values()}
+NOTEBOOKS_WITH_EXPLORERS = sorted({e.notebook for e in registry.EXPLORERS.values()}
                                   | {name for name, calls in NOTEBOOK_CALLS.items() if calls})
 LATENCIES: dict = {}
 
@@ -189,22 +177,6 @@ def test_some_notebooks_have_explorers():
     assert len(NOTEBOOKS_WITH_EXPLORERS) >= 5, NOTEBOOKS_WITH_EXPLORERS
 
 
-def test_the_notebooks_show_the_registered_explorers():
-    """Each registered explorer is shown by its notebook, and every widgets.*_explorer call is registered.
-
-    Explorers of other modules may be registered too (notebooks 08-10); one that is
-    not is still measured, and flagged in the output.
-    """
-    for call, explorer in REGISTERED.items():
-        assert call in NOTEBOOK_CALLS.get(explorer.notebook, []), f"{explorer.notebook} does not call {call}()"
-    for name, calls in NOTEBOOK_CALLS.items():
-        for call in calls:
-            if call.startswith("widgets."):
-                assert call in REGISTERED, f"{name} calls {call}(), which is not in widgets.EXPLORERS"
-            if call in REGISTERED:
-                assert REGISTERED[call].notebook == name, f"{call} is registered for {REGISTERED[call].notebook}"
-
-
 def test_latency_summary_takes_the_slowest_explorer():
     summary = latency_summary({"a": {"moves_ms": [10.0] * 9 + [100.0]}, "b": {"moves_ms": [20.0, 30.0, 40.0]}})
     assert summary["explorer_browser_ms_median"] == 30.0
@@ -282,7 +254,7 @@ def test_explorers_answer_their_sliders(lab, browser, name, capsys):
             with capsys.disabled():  # shown in every run, CI's included
                 print(f"\n  {name} {key}: slider move -> new picture in {entry['median_ms']:.0f} ms "
                       f"(median of {len(latencies)}, 90th percentile {entry['p90_ms']:.0f}, max {max(latencies):.0f})"
-                      + ("" if registered else "  [not in widgets.EXPLORERS]"))
+                      + ("" if registered else "  [not in registry.EXPLORERS]"))
         assert page.evaluate(CELL_ERRORS) == [], f"{name}: moving the sliders raised"
         assert page.evaluate(KERNEL_IDLE, name), f"{name}: the kernel is not idle (dead?) after the slider moves"
     finally:

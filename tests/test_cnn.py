@@ -9,7 +9,7 @@ import optax
 import pytest
 from flax import nnx
 
-from course_utils import cnn, shapes
+from course_utils.part2 import cnn, shapes
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_utils import data
+from course_utils.part1 import data
 
 
 def test_curves_shape_dtype_and_bounds():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_utils import deconv
+from course_utils.core import deconv
 from strategies import problems
 
 

@@ -8,7 +8,7 @@ from flax import nnx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_utils import deconv
+from course_utils.core import deconv
 
 DN = ("NHWC", "HWIO", "NHWC")
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_utils import data, deconv, full_curve, models
+from course_utils.core import deconv
+from course_utils.part1 import data, full_curve, models
 
 MODEL = models.PatchAutoencoder(rngs=nnx.Rngs(3))
 CURVES = data.bezier_curves(16, seed=2)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_utils import exercises, gan, training
+from course_utils.core import training
+from course_utils.part2 import gan, gan_lesson
 
 matplotlib.use("Agg")
 
@@ -56,7 +57,7 @@ def test_split_is_a_partition_and_deterministic():
 def test_generator_maps_latents_to_digits_in_range(models, kind):
     z = gan.latents(5, seed=0)
     out = gan.generate(models[kind].generator, z)
-    assert out.shape == (5, gan.SIZE, gan.SIZE, 1)
+    assert out.shape == (5, gan.DIGIT_SIZE, gan.DIGIT_SIZE, 1)
     assert np.all(np.abs(out) <= 1)
     # evaluation mode: a digit does not depend on the other latents in its batch
     assert np.allclose(gan.generate(models[kind].generator, z[:1]), out[:1], atol=1e-6)
@@ -188,18 +189,18 @@ def test_latent_explorer_update_draws_the_generated_digit(models):
     images, labels = gan.digits()
     classifier = gan.train_classifier(images[:300], labels[:300])
     generator = models[gan.KINDS[0]].generator
-    _, artists = gan.latent_explorer_figure()
-    digit = gan.update_latent_explorer(artists, generator, classifier, 1.0, -2.0)
-    u, v = gan.latent_directions(0)
+    _, artists = gan_lesson.latent_explorer_figure()
+    digit = gan_lesson.update_latent_explorer(artists, generator, classifier, 1.0, -2.0)
+    u, v = gan_lesson.latent_directions(0)
     assert np.allclose(digit, gan.generate(generator, (1.0 * u - 2.0 * v)[None])[0])
     assert np.allclose(artists["image"].get_array(), digit[..., 0])
     assert sum(bar.get_height() for bar in artists["bars"]) == pytest.approx(1.0)
 
 
 def test_latent_circle_has_typical_length_and_directions_are_orthonormal():
-    u, v = gan.latent_directions(4)
+    u, v = gan_lesson.latent_directions(4)
     assert np.allclose([u @ u, v @ v, u @ v], [1, 1, 0], atol=1e-6)
-    circle = gan.latent_circle(12)
+    circle = gan_lesson.latent_circle(12)
     assert circle.shape == (12, gan.LATENT)
     assert np.allclose(np.linalg.norm(circle, axis=1), np.sqrt(gan.LATENT), atol=1e-5)
 
@@ -207,22 +208,22 @@ def test_latent_circle_has_typical_length_and_directions_are_orthonormal():
 def test_latent_walk_animation_is_an_offline_player(models):
     images, labels = gan.digits()
     classifier = gan.train_classifier(images[:300], labels[:300])
-    html = gan.latent_walk_animation(models[gan.KINDS[0]].generator, classifier, gan.latent_circle(3))
+    html = gan_lesson.latent_walk_animation(models[gan.KINDS[0]].generator, classifier, gan_lesson.latent_circle(3))
     assert html.count("<img ") == 3 and "http" not in html
 
 
 def test_exercise_checks_accept_right_and_reject_wrong_answers():
-    assert exercises.check_scaled_grey_level(-0.5) is True
-    assert exercises.check_scaled_grey_level(0.5) is False
-    assert exercises.check_shifted_frechet(16.0) is True
-    assert exercises.check_shifted_frechet(4.0) is False
-    assert exercises.check_windows_over_pixel((2, 4)) is True
-    assert exercises.check_windows_over_pixel((1, 2)) is False
-    assert exercises.check_collapsed_coverage((2, 0.5)) is True
-    assert exercises.check_collapsed_coverage((10, 0.1)) is False
-    assert exercises.check_collapsed_coverage(None) is None
+    assert gan_lesson.check_scaled_grey_level(-0.5) is True
+    assert gan_lesson.check_scaled_grey_level(0.5) is False
+    assert gan_lesson.check_shifted_frechet(16.0) is True
+    assert gan_lesson.check_shifted_frechet(4.0) is False
+    assert gan_lesson.check_windows_over_pixel((2, 4)) is True
+    assert gan_lesson.check_windows_over_pixel((1, 2)) is False
+    assert gan_lesson.check_collapsed_coverage((2, 0.5)) is True
+    assert gan_lesson.check_collapsed_coverage((10, 0.1)) is False
+    assert gan_lesson.check_collapsed_coverage(None) is None
 
 
 @pytest.mark.parametrize("name", ["scaled_grey_level", "shifted_frechet", "windows_over_pixel", "collapsed_coverage"])
 def test_worked_solutions_pass_their_checks(name):
-    assert getattr(exercises, f"check_{name}")(exercises.solution(name, show=False)) is True
+    assert getattr(gan_lesson, f"check_{name}")(gan_lesson.solution(name, show=False)) is True

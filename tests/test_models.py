@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_utils import deconv, models
+from course_utils.core import deconv
+from course_utils.part1 import models
 
 
 def impulse_response(layer, channel=0):
@@ -90,7 +91,7 @@ def test_bad_input_gets_a_clear_error(call, error, words):
 
 
 def test_tied_decoder_is_the_transpose_of_the_encoders_convolution_matrix():
-    from course_utils import views
+    from course_utils.part1 import views
     model = models.TiedPatchAutoencoder(rngs=nnx.Rngs(6), activation="linear")
     kernel = np.asarray(model.encoder.conv.kernel[...])  # (7, 1, 3)
     matrix = views.conv_matrix(3, np.transpose(kernel, (0, 2, 1)), 4)  # (3 positions * 3 channels, 15)

@@ -5,7 +5,7 @@ import pytest
 from flax import nnx
 from scipy import stats
 
-from course_utils import attribution, attribution_explorer, cnn, sanity, shapes
+from course_utils.part2 import attribution, attribution_lesson, cnn, sanity, shapes
 
 
 @pytest.fixture(scope="module")
@@ -158,46 +158,46 @@ def test_randomising_the_head_leaves_the_plain_gradient_s_zeros_in_place(model, 
 def test_mask_outline_traces_the_boundary():
     mask = np.zeros((5, 5), dtype=bool)
     mask[1:3, 1:4] = True  # a 2 x 3 rectangle: perimeter 10 unit edges
-    segments = attribution_explorer.mask_outline(mask)
+    segments = attribution_lesson.mask_outline(mask)
     assert segments.shape == (10, 2, 2)
     lengths = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
     np.testing.assert_allclose(lengths, 1.0)
     xs, ys = segments[..., 0], segments[..., 1]
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (0.5, 3.5, 0.5, 2.5)
     full = np.ones((3, 3), dtype=bool)  # the image border counts as a boundary
-    assert attribution_explorer.mask_outline(full).shape == (12, 2, 2)
+    assert attribution_lesson.mask_outline(full).shape == (12, 2, 2)
     with pytest.raises(ValueError, match="boolean"):
-        attribution_explorer.mask_outline(mask.astype(int))
+        attribution_lesson.mask_outline(mask.astype(int))
 
 
 def test_update_attribution_explorer_shows_the_chosen_map():
-    images, labels, masks, maps = attribution_explorer.ATTRIBUTION.examples()
-    _, artists = attribution_explorer.attribution_explorer_figure()
-    share = attribution_explorer.update_attribution_explorer(artists, images, labels, masks, maps, 3, "occlusion")
+    images, labels, masks, maps = attribution_lesson.ATTRIBUTION_EXPLORER.examples()
+    _, artists = attribution_lesson.attribution_explorer_figure()
+    share = attribution_lesson.update_attribution_explorer(artists, images, labels, masks, maps, 3, "occlusion")
     assert np.isclose(share, attribution.on_object_share(maps["occlusion"][3:4], masks[3:4])[0])
     shown = artists["map"].get_array()
     np.testing.assert_allclose(shown, maps["occlusion"][3] / np.abs(maps["occlusion"][3]).max())
     np.testing.assert_array_equal(artists["image"].get_array(), images[3, :, :, 0])
-    assert len(artists["outlines"][0].get_segments()) == len(attribution_explorer.mask_outline(masks[3]))
+    assert len(artists["outlines"][0].get_segments()) == len(attribution_lesson.mask_outline(masks[3]))
     assert shapes.CLASS_NAMES[labels[3]] in artists["image_title"].get_text()
     with pytest.raises(ValueError, match="method"):
-        attribution_explorer.update_attribution_explorer(artists, images, labels, masks, maps, 0, "lime")
+        attribution_lesson.update_attribution_explorer(artists, images, labels, masks, maps, 0, "lime")
     with pytest.raises(ValueError, match="image"):
-        attribution_explorer.update_attribution_explorer(artists, images, labels, masks, maps, 99, "saliency")
+        attribution_lesson.update_attribution_explorer(artists, images, labels, masks, maps, 99, "saliency")
     with pytest.raises(ValueError, match="maps"):
-        attribution_explorer.update_attribution_explorer(artists, images, labels, masks, {"s": maps["saliency"][:3]},
+        attribution_lesson.update_attribution_explorer(artists, images, labels, masks, {"s": maps["saliency"][:3]},
                                                          0, "s")
 
 
 def test_attribution_explorer_builds_and_redraws():
-    inputs = attribution_explorer.ATTRIBUTION.examples()
-    box = attribution_explorer.attribution_explorer(*inputs, image=5, method="saliency")
+    inputs = attribution_lesson.ATTRIBUTION_EXPLORER.examples()
+    box = attribution_lesson.attribution_explorer(*inputs, image=5, method="saliency")
     slider, menu = box.children[0].children
     assert (slider.value, menu.value, list(menu.options)) == (5, "saliency", list(sanity.METHODS))
     output = box.children[1]
     first = output.outputs[0]["data"]["image/png"]
     slider.value = 6
     assert output.outputs[0]["data"]["image/png"] != first
-    entry = attribution_explorer.ATTRIBUTION
-    assert entry.call == "attribution_explorer.attribution_explorer"
+    entry = attribution_lesson.ATTRIBUTION_EXPLORER
+    assert entry.call == "attribution_lesson.attribution_explorer"
     assert entry.notebook == "11_seeing_inside_a_cnn.ipynb"

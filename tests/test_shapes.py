@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from course_utils import shapes
+from course_utils.part2 import shapes
 
 
 def test_shapes_dtypes_and_value_range():

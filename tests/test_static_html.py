@@ -34,7 +34,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 BUILD_TIMEOUT_S = 900
-EXPLORER_CALL = re.compile(r"\b(?!update_)\w+_explorer\(")  # widgets.curve_explorer(...), not update_..._explorer(
+EXPLORER_CALL = re.compile(r"\b(?!update_)\w+_explorer\(")  # explorers.curve_explorer(...), not update_..._explorer(
 LOCAL_REFERENCE = re.compile(r"<(?:script|img|link|iframe|source)\b[^>]*\b(?:src|href)\s*=\s*[\"']([^\"'#]+)[\"']")
 
 

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from course_utils import cnn, shapes, synthesis  # noqa: E402
+from course_utils.part2 import cnn, judge_cnn, shapes, synthesis, synthesis_lesson  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -118,48 +118,48 @@ def test_receptive_fields_match_an_impulse(model):
     # Perturb one input pixel: exactly the units whose receptive field holds it may change.
     x = jnp.asarray(shapes.make_dataset(1, seed=5)[0])
     for layer in ("act1", "act2"):
-        size, stride = synthesis.receptive_field(layer)
+        size, stride = cnn.receptive_field(layer)
         conv = "conv1" if layer == "act1" else "conv2"
         base = np.asarray(model.features(x, upto=conv)[conv])[0]
         row, col = 13, 18
         moved = np.asarray(model.features(x.at[0, row, col, 0].add(0.5), upto=conv)[conv])[0]
         changed = np.abs(moved - base).max(axis=-1) > 1e-6
         for i, j in zip(*np.nonzero(changed)):
-            r0, c0 = synthesis.patch_origin(layer, int(i), int(j))
+            r0, c0 = cnn.patch_origin(layer, int(i), int(j))
             assert r0 <= row < r0 + size and c0 <= col < c0 + size, (layer, i, j)
-    assert synthesis.receptive_field("act2") == (10, 2)
+    assert cnn.receptive_field("act2") == (10, 2)
 
 
 def test_top_patches(model, images):
-    gallery = synthesis.top_patches(model, images, "act1", 2, k=4)
-    maps = synthesis.layer_maps(model, images, "act1")[..., 2]
+    gallery = cnn.top_patches(model, images, "act1", 2, k=4)
+    maps = cnn.layer_maps(model, images, "act1")[..., 2]
     assert np.allclose(gallery.activations, np.sort(maps.max(axis=(1, 2)))[::-1][:4])
     assert gallery.patches.shape == (4, 5, 5) and len(set(gallery.images.tolist())) == 4
     i, (r, c) = gallery.images[0], gallery.positions[0]
-    r0, c0 = synthesis.patch_origin("act1", int(r), int(c))
+    r0, c0 = cnn.patch_origin("act1", int(r), int(c))
     padded = np.pad(images[i, ..., 0], 5)
     assert np.array_equal(gallery.patches[0], padded[r0 + 5:r0 + 10, c0 + 5:c0 + 10])
     with pytest.raises(ValueError, match="channel"):
-        synthesis.top_patches(model, images, "act2", 16)
+        cnn.top_patches(model, images, "act2", 16)
 
 
 def test_judge_and_probabilities(images):
-    judge = synthesis.JudgeCNN(rngs=nnx.Rngs(3))
-    p = synthesis.probabilities(judge, images)
+    judge = judge_cnn.JudgeCNN(rngs=nnx.Rngs(3))
+    p = judge_cnn.probabilities(judge, images)
     assert p.shape == (len(images), shapes.N_CLASSES) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
-    assert np.allclose(synthesis.probabilities(judge, images[:1]), p[:1], atol=1e-6)
+    assert np.allclose(judge_cnn.probabilities(judge, images[:1]), p[:1], atol=1e-6)
 
 
 def test_explorer_update_draws_and_returns_the_image():
-    model, judge = synthesis.example_models()
-    fig, artists = synthesis.synthesis_explorer_figure()
-    image = synthesis.update_synthesis_explorer(artists, model, judge, "act2 channel 4", 0.01, 0.5, 20.0, 1)
+    model, judge = synthesis_lesson.example_models()
+    fig, artists = synthesis_lesson.synthesis_explorer_figure()
+    image = synthesis_lesson.update_synthesis_explorer(artists, model, judge, "act2 channel 4", 0.01, 0.5, 20.0, 1)
     assert image.shape == (32, 32, 1)
     assert np.array_equal(artists["image"].get_array(), image[..., 0])
     assert np.isclose(sum(b.get_height() for b in artists["judge"]), 1, atol=1e-5)
     assert "act2 channel 4" in artists["title"].get_text()
-    assert synthesis.explorer_target("class: ring") == ("logits", 4)
+    assert synthesis_lesson.explorer_target("class: ring") == ("logits", 4)
     with pytest.raises(ValueError, match="target"):
-        synthesis.explorer_target("class: star")
-    widget = synthesis.synthesis_explorer(model, judge)
+        synthesis_lesson.explorer_target("class: star")
+    widget = synthesis_lesson.synthesis_explorer(model, judge)
     assert widget.children[1].outputs, "the explorer should show its first picture"

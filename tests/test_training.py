@@ -10,7 +10,8 @@ import optax
 import pytest
 from flax import nnx
 
-from course_utils import data, models, training
+from course_utils.core import loops, training
+from course_utils.part1 import data, losses, models
 
 PATCHES = data.patches(data.bezier_curves(512, seed=0))
 
@@ -27,7 +28,7 @@ def test_losses_fall_and_have_one_row_per_seed():
     result = training.train(make, PATCHES, seeds=[0, 1, 2], config=short(), progress=False)
     assert result.losses.shape == (3, 200)
     assert np.all(result.losses[:, -20:].mean(axis=1) < 0.1 * result.losses[:, :5].mean(axis=1))
-    mse = training.reconstruction_mse(result, PATCHES)
+    mse = losses.reconstruction_mse(result, PATCHES)
     assert mse.shape == (3,) and np.all(mse < 0.1 * (PATCHES**2).mean())
 
 
@@ -48,21 +49,21 @@ def test_model_of_a_seed_matches_its_reported_error():
     result = training.train(make, PATCHES, seeds=[0, 1], config=short(), progress=False)
     model = result.model(1)
     mse = float(((np.asarray(model(PATCHES)) - PATCHES) ** 2).mean())
-    assert np.isclose(mse, training.reconstruction_mse(result, PATCHES)[1], rtol=1e-4)
+    assert np.isclose(mse, losses.reconstruction_mse(result, PATCHES)[1], rtol=1e-4)
     assert len(result.models()) == 2
 
 
 def test_code_noise_changes_training_and_huge_noise_hurts():
     plain = training.train(make, PATCHES, seeds=[0], config=short(), progress=False)
     noisy = training.train(make, PATCHES, seeds=[0], config=short(), progress=False,
-                           loss=training.reconstruction_loss(code_noise=(1.0, 1.0, 1.0)))
+                           loss=losses.reconstruction_loss(code_noise=(1.0, 1.0, 1.0)))
     assert noisy.losses[0, -20:].mean() > 3 * plain.losses[0, -20:].mean()
 
 
 def test_input_noise_and_loss_weights_run():
     curves = data.bezier_curves(256, seed=0)
     weights = tuple([0.0] * 2 + [1.0] * 11 + [0.0] * 2)
-    loss = training.reconstruction_loss(input_noise=0.01, weights=weights)
+    loss = losses.reconstruction_loss(input_noise=0.01, weights=weights)
     result = training.train(make, curves, seeds=[0], config=short(), loss=loss, progress=False)
     assert np.all(np.isfinite(result.losses))
 
@@ -70,7 +71,7 @@ def test_input_noise_and_loss_weights_run():
 def test_the_default_loss_is_the_plain_reconstruction_loss():
     default = training.train(make, PATCHES, seeds=[2], config=short(), progress=False)
     explicit = training.train(make, PATCHES, seeds=[2], config=short(), progress=False,
-                              loss=training.reconstruction_loss())
+                              loss=losses.reconstruction_loss())
     assert np.array_equal(default.losses, explicit.losses)
 
 
@@ -218,7 +219,7 @@ def test_bad_config_gets_a_clear_error(kwargs, error, words):
 )
 def test_bad_reconstruction_loss_gets_a_clear_error(kwargs, error, words):
     with pytest.raises(error) as info:
-        training.reconstruction_loss(**kwargs)
+        losses.reconstruction_loss(**kwargs)
     assert words in str(info.value)
 
 
@@ -237,9 +238,9 @@ def test_bad_train_arguments_get_clear_errors():
     with pytest.raises(ValueError, match="at least one seed"):
         training.train(make, PATCHES, seeds=[], config=short())
     with pytest.raises(ValueError, match="one weight per output position"):
-        training.train(make, PATCHES, seeds=[0], config=short(), loss=training.reconstruction_loss(weights=(1.0,) * 15))
+        training.train(make, PATCHES, seeds=[0], config=short(), loss=losses.reconstruction_loss(weights=(1.0,) * 15))
     with pytest.raises(ValueError, match="3 components"):
-        training.train(make, PATCHES, seeds=[0], config=short(), loss=training.reconstruction_loss(code_noise=(0.1, 0.01)))
+        training.train(make, PATCHES, seeds=[0], config=short(), loss=losses.reconstruction_loss(code_noise=(0.1, 0.01)))
     with pytest.raises(TypeError, match="make_model"):
         training.train("model", PATCHES, seeds=[0])
     with pytest.raises(ValueError, match="index must be"):
@@ -249,8 +250,14 @@ def test_bad_train_arguments_get_clear_errors():
         training.train(TinyCNN, (images, labels[:10]), seeds=[0], config=short(), loss=cross_entropy)
     with pytest.raises(ValueError, match="one number"):
         training.train(TinyCNN, (images, labels), seeds=[0], config=short(), loss=lambda m, b, k: m(b[0]))
-    with pytest.raises(TypeError, match="encode"):
+    with pytest.raises(TypeError, match="TinyCNN has no default_loss: pass loss="):
         training.train(TinyCNN, images, seeds=[0], config=short())
+    with pytest.raises(TypeError, match="seeds must be a sequence of integers"):
+        training.train(make, PATCHES, seeds=3, config=short())
+    with pytest.raises(TypeError, match=r"seeds\[1\] must be an integer"):
+        training.train(make, PATCHES, seeds=[0, 1.5], config=short())
+    with pytest.raises(TypeError, match="not a model already built"):
+        training.train(models.PatchAutoencoder(rngs=nnx.Rngs(0)), PATCHES, seeds=[0], config=short())
     with pytest.raises(TypeError, match="loss must be a function"):
         training.train(make, PATCHES, seeds=[0], config=short(), loss="mse")
 
@@ -290,20 +297,20 @@ def count_compilations(run):
 
 
 def test_runs_of_any_seed_count_data_size_length_and_noise_level_share_one_compiled_program():
-    noisy = training.reconstruction_loss(code_noise=(0.1, 0.01, 0.001))
+    noisy = losses.reconstruction_loss(code_noise=(0.1, 0.01, 0.001))
     training.train(make, PATCHES, seeds=[0, 1, 2], config=short(), loss=noisy, progress=False)
 
     def more_runs():
         training.train(make, PATCHES[:300], seeds=[4], config=short(steps=130), loss=noisy, progress=False)
         training.train(make, PATCHES[:1000], seeds=range(5), config=short(), progress=False,
-                       loss=training.reconstruction_loss(code_noise=(0.5, 0.2, 0.0)))
+                       loss=losses.reconstruction_loss(code_noise=(0.5, 0.2, 0.0)))
 
     assert count_compilations(more_runs) == 0
 
 
 def test_mini_batches_never_come_from_the_padding_rows():
-    rows = training.padded_rows(PATCHES[:5])
-    assert rows.shape[0] == training.MIN_ROWS and not rows[5:].any()
+    rows = loops.padded_rows(PATCHES[:5])
+    assert rows.shape[0] == loops.MIN_ROWS and not rows[5:].any()
     # padding rows would give a loss of exactly 0 at the start: with 5 real rows it never is
     loss = lambda model, batch, key: jnp.abs(batch).min(axis=1).mean() + 0 * model.decoder.bias()
     result = training.train(make, PATCHES[:5] + 1.0, seeds=[0], config=short(), loss=loss, progress=False)
@@ -312,15 +319,15 @@ def test_mini_batches_never_come_from_the_padding_rows():
 
 def test_large_rows_are_padded_only_to_a_power_of_two():
     images = np.ones((1797, 32, 32, 1), np.float32)
-    assert training.padded_rows(images).shape[0] == 2048
+    assert loops.padded_rows(images).shape[0] == 2048
 
 
 def test_seeds_are_dealt_round_the_devices_into_fixed_slots():
-    layout = training.SeedLayout(n_seeds=3, devices=2)
-    assert layout.slots_per_device == training.MIN_SLOTS_PER_DEVICE
+    layout = loops.SeedLayout(n_seeds=3, devices=2)
+    assert layout.slots_per_device == loops.MIN_SLOTS_PER_DEVICE
     assert layout.positions().tolist() == [0, layout.slots_per_device, 1]
     assert layout.counts().tolist() == [2, 1]
-    assert training.SeedLayout(n_seeds=30, devices=2).slots_per_device == 16
+    assert loops.SeedLayout(n_seeds=30, devices=2).slots_per_device == 16
 
 
 def test_a_textbook_nnx_loop_on_the_engines_batches_gives_the_engines_losses():
@@ -380,3 +387,37 @@ def test_players_get_clear_errors():
                        config=training.TrainConfig(steps=2, players=("follower", "leader")))
     with pytest.raises(TypeError, match="tuple of submodule names"):
         training.TrainConfig(players=["follower"])
+
+
+def exploding_loss(model, batch, key):
+    """A log of the error minus 1e-3: finite at first, NaN once training pushes the error below 1e-3."""
+    return jnp.log(((model(batch) - batch) ** 2).mean() - 1e-3)
+
+
+@pytest.mark.parametrize("loop", ["scan", "step"])
+def test_a_loss_that_stops_being_finite_stops_training_with_a_clear_error(loop):
+    config = short(steps=400, steps_per_chunk=50, loop=loop)
+    with pytest.raises(FloatingPointError) as caught:
+        training.train(make, PATCHES, seeds=[0, 1], config=config, progress=False, loss=exploding_loss)
+    message = str(caught.value)
+    assert "the loss of seed" in message and "became nan at step" in message and "last finite loss" in message
+    assert "learning rate" in message and "check_finite=False" in message
+    step = int(message.split("at step ")[1].split(";")[0])
+    result = training.train(make, PATCHES, seeds=[0, 1], config=config, progress=False, loss=exploding_loss,
+                            check_finite=False)
+    seed = int(message.split("of seed ")[1].split()[0])
+    assert step > 0 and np.isfinite(result.losses[seed, :step]).all() and not np.isfinite(result.losses[seed, step])
+    assert not (~np.isfinite(result.losses[:, :step])).any(), "the error names the first step any seed went bad"
+
+
+def test_labels_out_of_range_for_the_logits_are_caught_as_they_arrive():
+    images, labels = bright_or_dark(64)
+
+    def nll(model, batch, key):  # log-softmax picked by label: a label >= classes picks NaN
+        x, y = batch
+        logp = jax.nn.log_softmax(model(x))
+        return -jnp.take_along_axis(logp, y[:, None], axis=1, mode="fill", fill_value=jnp.nan).mean()
+
+    with pytest.raises(FloatingPointError, match="labels out of range"):
+        training.train(TinyCNN, (images, labels + 1), seeds=[0], config=short(steps=20), loss=nll, progress=False)
+

@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from course_utils import deconv, exercises, upsampling as up  # noqa: E402
+from course_utils.core import deconv  # noqa: E402
+from course_utils.part2 import checkerboard, checkerboard_lesson, upsampling as up  # noqa: E402
 
 
 def rngs(seed=0):
@@ -26,7 +27,7 @@ def test_every_layer_doubles_height_and_width_exactly(kind, size):
 
 @pytest.mark.parametrize("kind", up.UPSAMPLERS)
 def test_generator_maps_a_4x4_code_to_32x32(kind):
-    generator = up.Generator(kind, rngs=rngs())
+    generator = up.UpsamplerStack(kind, rngs=rngs())
     assert generator(jnp.ones((1, 4, 4, up.CHANNELS[0]))).shape == (1, 32, 32, up.CHANNELS[-1])
 
 
@@ -63,11 +64,11 @@ def test_depth_to_space_puts_channel_group_dy_dx_at_sub_pixel_dy_dx():
 def test_icnr_first_layer_output_is_exactly_constant_on_2x2_blocks_and_default_is_not():
     code = np.random.default_rng(0).normal(size=(3, 4, 4, up.CHANNELS[0])).astype(np.float32)
     for kind, constant in [("sub-pixel ICNR", True), ("sub-pixel", False)]:
-        generator = up.Generator(kind, rngs=rngs(4))
+        generator = up.UpsamplerStack(kind, rngs=rngs(4))
         h = np.asarray(generator.stages[0](code))
         same = all(np.array_equal(h[:, dy::2, dx::2], h[:, ::2, ::2]) for dy in (0, 1) for dx in (0, 1))
         assert same == constant, kind
-    kernel = np.asarray(up.Generator("sub-pixel ICNR", rngs=rngs(4)).stages[1].conv.kernel[...])
+    kernel = np.asarray(up.UpsamplerStack("sub-pixel ICNR", rngs=rngs(4)).stages[1].conv.kernel[...])
     groups = np.split(kernel, 4, axis=-1)
     assert all(np.array_equal(g, groups[0]) for g in groups) and np.std(groups[0]) > 0
 
@@ -89,31 +90,31 @@ def test_generator_images_are_deterministic_and_one_per_code():
     assert np.all(constant == constant[:, :1, :1])
 
 
-def checkerboard(h=8, w=8):
+def checker_image(h=8, w=8):
     return (-1.0) ** np.add.outer(np.arange(h), np.arange(w))
 
 
 def test_measures_on_hand_made_images():
-    assert np.isclose(up.nyquist_fraction(checkerboard()), 1.0)
-    assert np.isclose(up.parity_spread(checkerboard()), 1.0)
+    assert np.isclose(checkerboard.nyquist_fraction(checker_image()), 1.0)
+    assert np.isclose(checkerboard.parity_spread(checker_image()), 1.0)
     stripes = np.tile((-1.0) ** np.arange(8), (8, 1))  # alternating columns: on the Nyquist column
-    assert np.isclose(up.nyquist_fraction(stripes), 1.0) and np.isclose(up.parity_spread(stripes), 1.0)
+    assert np.isclose(checkerboard.nyquist_fraction(stripes), 1.0) and np.isclose(checkerboard.parity_spread(stripes), 1.0)
     for constant in (np.zeros((8, 8)), np.full((6, 4), 3.0)):
-        assert up.nyquist_fraction(constant) == 0 and up.parity_spread(constant) == 0
-        assert up.parity_variance_spread(constant) == 0
+        assert checkerboard.nyquist_fraction(constant) == 0 and checkerboard.parity_spread(constant) == 0
+        assert checkerboard.parity_variance_spread(constant) == 0
     smooth = np.cos(2 * np.pi * np.arange(32) / 32)[:, None] * np.ones((1, 32))  # one slow wave
-    assert up.nyquist_fraction(smooth) < 1e-12 and up.parity_spread(smooth) < 1e-12
+    assert checkerboard.nyquist_fraction(smooth) < 1e-12 and checkerboard.parity_spread(smooth) < 1e-12
     # a blocky image (each value on a 2x2 block) has no energy on the Nyquist lines
     blocky = np.kron(np.random.default_rng(0).normal(size=(8, 8)), np.ones((2, 2)))
-    assert up.nyquist_fraction(blocky) < 1e-12 and up.parity_spread(blocky) < 1e-12
+    assert checkerboard.nyquist_fraction(blocky) < 1e-12 and checkerboard.parity_spread(blocky) < 1e-12
 
 
 def test_white_noise_gives_the_expected_fractions():
-    noise = up.white_noise(400, 32, 32, seed=0)
-    assert abs(up.nyquist_fraction(noise).mean() - up.white_noise_nyquist_fraction(32, 32)) < 0.004
-    assert np.isclose(up.white_noise_nyquist_fraction(32, 32), 63 / 1023)
-    assert abs(up.parity_spread(noise).mean() - 3 / 1023) < 0.0006
-    assert 0.03 < up.parity_variance_spread(noise).mean() < 0.12
+    noise = checkerboard.white_noise(400, 32, 32, seed=0)
+    assert abs(checkerboard.nyquist_fraction(noise).mean() - checkerboard.white_noise_nyquist_fraction(32, 32)) < 0.004
+    assert np.isclose(checkerboard.white_noise_nyquist_fraction(32, 32), 63 / 1023)
+    assert abs(checkerboard.parity_spread(noise).mean() - 3 / 1023) < 0.0006
+    assert 0.03 < checkerboard.parity_variance_spread(noise).mean() < 0.12
 
 
 @pytest.mark.parametrize("period", [2, 3])
@@ -123,41 +124,41 @@ def test_parity_spread_is_the_energy_at_the_period_frequencies(period):
     rows = np.arange(12) % (12 // period) == 0
     cols = np.arange(18) % (18 // period) == 0
     fraction = energy[:, rows][:, :, cols].sum(axis=(1, 2)) / energy.sum(axis=(1, 2))
-    assert np.allclose(up.parity_spread(images, period), fraction)
+    assert np.allclose(checkerboard.parity_spread(images, period), fraction)
 
 
 def test_parity_variance_spread_sees_unequal_class_variances():
     image = np.random.default_rng(0).normal(size=(32, 32))
     image[::2, ::2] *= 3.0  # one class varies 9x as much
-    assert up.parity_variance_spread(image) > 1.0
-    assert abs(up.parity_spread(image)) < 0.05
+    assert checkerboard.parity_variance_spread(image) > 1.0
+    assert abs(checkerboard.parity_spread(image)) < 0.05
 
 
 def test_subkernel_sums_of_ones_are_the_interior_overlap_counts():
-    assert up.subkernel_sums(np.ones((3, 3))).tolist() == [[4, 2], [2, 1]]
-    assert up.subkernel_sums(np.ones((4, 4))).tolist() == [[4, 4], [4, 4]]
+    assert checkerboard.subkernel_sums(np.ones((3, 3))).tolist() == [[4, 2], [2, 1]]
+    assert checkerboard.subkernel_sums(np.ones((4, 4))).tolist() == [[4, 4], [4, 4]]
     inner = deconv.interior_overlap_counts((6, 6), 3, 2)
-    assert set(np.unique(inner)) == set(np.unique(up.subkernel_sums(np.ones((3, 3)))))
-    assert up.subkernel_sums(np.ones((4, 4, 2, 3))).shape == (2, 2, 2, 3)
+    assert set(np.unique(inner)) == set(np.unique(checkerboard.subkernel_sums(np.ones((3, 3)))))
+    assert checkerboard.subkernel_sums(np.ones((4, 4, 2, 3))).shape == (2, 2, 2, 3)
 
 
 def test_artifact_table_rows_and_measures():
-    table = up.artifact_table({"noise": up.white_noise(4, 8, 8, seed=0), "flat": np.zeros((3, 8, 8))})
-    assert set(table) == {"noise", "flat"} and set(table["noise"]) == set(up.MEASURES)
+    table = checkerboard.artifact_table({"noise": checkerboard.white_noise(4, 8, 8, seed=0), "flat": np.zeros((3, 8, 8))})
+    assert set(table) == {"noise", "flat"} and set(table["noise"]) == set(checkerboard.MEASURES)
     assert table["flat"]["Nyquist fraction"] == (0.0, 0.0)
 
 
 def test_overlap_explorer_update_and_widget():
-    _, artists = up.overlap_explorer_figure()
-    shown = up.update_overlap_explorer(artists, 3, 2)
+    _, artists = checkerboard_lesson.overlap_explorer_figure()
+    shown = checkerboard_lesson.update_overlap_explorer(artists, 3, 2)
     assert np.array_equal(artists["counts"].get_array(), deconv.overlap_counts((4, 4), 3, 2))
     assert shown["ratio"] == 4 and shown["spread"] > 0
     assert artists["image"].get_array().shape == shown["image"].shape
-    even = up.update_overlap_explorer(artists, 4, 2)
+    even = checkerboard_lesson.update_overlap_explorer(artists, 4, 2)
     assert even["ratio"] == 1 and artists["counts"].get_array().shape == (10, 10)
-    gaps = up.update_overlap_explorer(artists, 1, 3)
+    gaps = checkerboard_lesson.update_overlap_explorer(artists, 1, 3)
     assert gaps["ratio"] == float("inf")
-    assert up.overlap_explorer().children
+    assert checkerboard_lesson.overlap_explorer().children
 
 
 @pytest.mark.parametrize(
@@ -167,18 +168,18 @@ def test_overlap_explorer_update_and_widget():
         (lambda: up.Upsample2x("resize-conv", 0, 2, rngs=rngs()), ValueError, "in_features must be"),
         (lambda: up.Upsample2x("resize-conv", 2, 2, rngs=rngs())(jnp.ones((4, 4, 2))), ValueError,
          "(batch, height, width, channels)"),
-        (lambda: up.Generator("resize-conv", rngs=rngs(), channels=(4,)), ValueError, "at least 2"),
+        (lambda: up.UpsamplerStack("resize-conv", rngs=rngs(), channels=(4,)), ValueError, "at least 2"),
         (lambda: up.depth_to_space(jnp.ones((2, 2, 3))), ValueError, "multiple of block*block"),
         (lambda: up.icnr(jnp.ones((3, 3, 2))), ValueError, "kernel must have shape"),
         (lambda: up.icnr(jnp.ones((3, 3, 2, 6))), ValueError, "multiple of 4"),
-        (lambda: up.nyquist_fraction(np.ones((7, 8))), ValueError, "multiples of 2"),
-        (lambda: up.nyquist_fraction(np.ones(8)), ValueError, "(..., height, width)"),
-        (lambda: up.parity_spread(np.ones((8, 8)), period=1), ValueError, "period must be"),
-        (lambda: up.parity_spread([[np.nan, 1.0], [1.0, 1.0]]), ValueError, "finite"),
+        (lambda: checkerboard.nyquist_fraction(np.ones((7, 8))), ValueError, "multiples of 2"),
+        (lambda: checkerboard.nyquist_fraction(np.ones(8)), ValueError, "(..., height, width)"),
+        (lambda: checkerboard.parity_spread(np.ones((8, 8)), period=1), ValueError, "period must be"),
+        (lambda: checkerboard.parity_spread([[np.nan, 1.0], [1.0, 1.0]]), ValueError, "finite"),
         (lambda: up.generator_images("sub-pixel", np.ones((2, 4, 4, 3)), seed=0), ValueError, "(n, 4, 4, 32)"),
         (lambda: up.generator_images("sub-pixel", np.ones((2, 4, 4, 32)), seed=-1), ValueError, "seed must be"),
-        (lambda: up.artifact_table({}), TypeError, "non-empty dict"),
-        (lambda: up.white_noise(0, 8, 8, seed=0), ValueError, "n must be"),
+        (lambda: checkerboard.artifact_table({}), TypeError, "non-empty dict"),
+        (lambda: checkerboard.white_noise(0, 8, 8, seed=0), ValueError, "n must be"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, words):
@@ -188,14 +189,14 @@ def test_bad_input_gets_a_clear_error(call, error, words):
 
 
 def test_notebook_09_exercise_checks():
-    assert exercises.check_overlap_image(None) is None
-    assert exercises.check_overlap_image(deconv.overlap_counts((3, 3), 5, 2)) is True
-    assert exercises.check_overlap_image(np.ones((9, 9))) is False
-    assert exercises.check_interior_ratio(4) is True and exercises.check_interior_ratio(2) is False
+    assert checkerboard_lesson.check_overlap_image(None) is None
+    assert checkerboard_lesson.check_overlap_image(deconv.overlap_counts((3, 3), 5, 2)) is True
+    assert checkerboard_lesson.check_overlap_image(np.ones((9, 9))) is False
+    assert checkerboard_lesson.check_interior_ratio(4) is True and checkerboard_lesson.check_interior_ratio(2) is False
     kernel = np.arange(16.0).reshape(4, 4)
-    assert exercises.check_subkernel_sums(up.subkernel_sums(kernel), kernel) is True
-    assert exercises.check_subkernel_sums(np.zeros((2, 2)), kernel) is False
-    assert exercises.check_subkernel_sums(None, kernel) is None
+    assert checkerboard_lesson.check_subkernel_sums(checkerboard.subkernel_sums(kernel), kernel) is True
+    assert checkerboard_lesson.check_subkernel_sums(np.zeros((2, 2)), kernel) is False
+    assert checkerboard_lesson.check_subkernel_sums(None, kernel) is None
 
 
 def test_stage_outputs_end_in_the_generator_images():
@@ -208,69 +209,69 @@ def test_stage_outputs_end_in_the_generator_images():
 
 def test_separation_counts_the_overlap():
     measures = {k: {"Nyquist fraction": np.array([0.3, 0.4]), "parity spread": np.array([0.001, 0.2])}
-                for k in up.CHECKERED}
+                for k in checkerboard_lesson.CHECKERED}
     measures.update({k: {"Nyquist fraction": np.array([0.01, 0.02]), "parity spread": np.array([0.0, 0.002])}
-                     for k in up.FIXED})
-    s = up.separation(measures)
+                     for k in checkerboard_lesson.FIXED})
+    s = checkerboard_lesson.separation(measures)
     assert (s["nyquist_lowest"], s["nyquist_highest"], s["parity_top_fixed"]) == (0.3, 0.02, 0.002)
     assert s["missed"] == 3 and s["checkered"] == 6 and np.isclose(s["parity_median_low"], 0.1005)
     with pytest.raises(TypeError, match="an entry for each"):
-        up.separation({"resize-conv": {}})
+        checkerboard_lesson.separation({"resize-conv": {}})
 
 
 def test_energy_share_spectrum_sums_to_one_and_puts_a_checkerboard_at_the_corners():
-    share = up.energy_share_spectrum(up.white_noise(3, 8, 8, seed=0))
+    share = checkerboard.energy_share_spectrum(checkerboard.white_noise(3, 8, 8, seed=0))
     assert share.shape == (9, 9) and np.isclose(share[:8, :8].sum(), 1.0) and share[4, 4] < 1e-20
-    board = up.energy_share_spectrum(checkerboard()[None])
+    board = checkerboard.energy_share_spectrum(checker_image()[None])
     assert all(np.isclose(board[r, c], 1.0) for r in (0, 8) for c in (0, 8))  # frequency ±4 = Nyquist
 
 
 def test_constant_input_response_interior_is_the_tiled_subkernel_sums():
     layer = up.Upsample2x("transposed k4 s2", 3, 2, rngs=rngs(5))
-    r = up.constant_input_response(layer)
+    r = checkerboard.constant_input_response(layer)
     assert r["kernel"].shape == (4, 4, 3, 2) and r["sums"].shape == (2, 2, 2) and r["painted"].shape == (8, 8, 2)
     assert np.allclose(r["painted"][2:6, 2:6], np.tile(r["sums"][::-1, ::-1], (2, 2, 1)), atol=1e-5)
     with pytest.raises(TypeError, match="transposed"):
-        up.constant_input_response(up.Upsample2x("resize-conv", 3, 2, rngs=rngs()))
+        checkerboard.constant_input_response(up.Upsample2x("resize-conv", 3, 2, rngs=rngs()))
 
 
 def test_subkernel_balance_sizes_follow_the_counts():
     keys = jax.random.split(jax.random.key(0, impl="rbg"), 8)
-    k3 = up.subkernel_balance("transposed k3 s2", keys)
+    k3 = checkerboard.subkernel_balance("transposed k3 s2", keys)
     assert k3["unevenness"].shape == (8,) and np.all(k3["unevenness"] > 0)
     square = k3["mean_square"]
     assert square[0, 0] > square[1, 1] * 2  # 4 taps against 1: about 4x the squared sum
     with pytest.raises(ValueError, match="kind must be one of"):
-        up.subkernel_balance("resize-conv", keys)
+        checkerboard.subkernel_balance("resize-conv", keys)
 
 
 def test_input_gradients_match_jax_grad_and_the_overlap_counts():
     kernels = np.random.default_rng(0).normal(size=(3, 3, 3)).astype(np.float32)
     output_grads = np.random.default_rng(1).normal(size=(3, 8, 8)).astype(np.float32)
-    grads = up.input_gradients(kernels, output_grads)
+    grads = checkerboard.input_gradients(kernels, output_grads)
     blank = jnp.zeros((16, 16))
-    one = jax.grad(lambda x: (up.strided_conv(x, jnp.asarray(kernels[1])) * output_grads[1]).sum())(blank)
+    one = jax.grad(lambda x: (checkerboard.strided_conv(x, jnp.asarray(kernels[1])) * output_grads[1]).sum())(blank)
     assert np.allclose(grads["random output gradient"][1], one, atol=1e-5)
-    ones = up.input_gradients(np.ones((1, 3, 3)), np.zeros((1, 8, 8)))["grad of sum, random kernel"][0]
+    ones = checkerboard.input_gradients(np.ones((1, 3, 3)), np.zeros((1, 8, 8)))["grad of sum, random kernel"][0]
     assert np.array_equal(ones, deconv.overlap_counts((8, 8), 3, 2)[:16, :16])
     with pytest.raises(ValueError, match="n = 3"):
-        up.input_gradients(kernels, output_grads[:2])
+        checkerboard.input_gradients(kernels, output_grads[:2])
 
 
 def test_parity_class_variances_of_a_weighted_class():
     image = np.ones((4, 4))
     image[::2, ::2] = -3.0  # mean 0; class (even, even) has variance 9, the others 1
-    assert np.allclose(up.parity_class_variances(image), [[9 / 3, 1 / 3, 1 / 3, 1 / 3]])
+    assert np.allclose(checkerboard.parity_class_variances(image), [[9 / 3, 1 / 3, 1 / 3, 1 / 3]])
 
 
 def test_format_table_and_figures_draw():
-    table = up.artifact_table({"noise": up.white_noise(4, 8, 8, seed=0)})
-    text = up.format_table(table)
+    table = checkerboard.artifact_table({"noise": checkerboard.white_noise(4, 8, 8, seed=0)})
+    text = checkerboard_lesson.format_table(table)
     assert "noise" in text and "Nyquist fraction" in text and "±" in text
-    images = {"noise": up.white_noise(4, 32, 32, seed=0), "flat": np.zeros((4, 32, 32))}
-    for fig in (up.plot_overlap_counts([(3, 2), (7, 4)]), up.plot_generator_outputs(images),
-                up.plot_subkernels(up.constant_input_response(up.Upsample2x("transposed k4 s2", 2, 1, rngs=rngs()))),
-                up.plot_gradients({"a": np.ones((8, 8))}, {"noise": up.white_noise(3, 8, 8, seed=0)})):
+    images = {"noise": checkerboard.white_noise(4, 32, 32, seed=0), "flat": np.zeros((4, 32, 32))}
+    for fig in (checkerboard_lesson.plot_overlap_counts([(3, 2), (7, 4)]), checkerboard_lesson.plot_generator_outputs(images),
+                checkerboard_lesson.plot_subkernels(checkerboard.constant_input_response(up.Upsample2x("transposed k4 s2", 2, 1, rngs=rngs()))),
+                checkerboard_lesson.plot_gradients({"a": np.ones((8, 8))}, {"noise": checkerboard.white_noise(3, 8, 8, seed=0)})):
         fig.canvas.draw()
         assert all(ax.get_title() or ax.get_label() == "<colorbar>" for ax in fig.axes)
         matplotlib.pyplot.close(fig)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_utils import data, training, vae
+from course_utils.core import training
+from course_utils.part1 import data
+from course_utils.part2 import vae, vae_lesson
 
 
 def test_shapes_of_both_vaes():
@@ -99,7 +101,7 @@ def test_a_short_training_run_switches_off_latents_on_curves():
 
 
 def test_regularised_loss_adds_its_prices():
-    from course_utils import models
+    from course_utils.part1 import models
     model = models.PatchAutoencoder(rngs=nnx.Rngs(0), activation="linear")
     x = data.patches(data.bezier_curves(8, seed=0))
     key = jax.random.key(0)
@@ -113,8 +115,8 @@ def test_regularised_loss_adds_its_prices():
 
 def test_explorer_draws_what_the_decoder_computes():
     model = vae.CurveVAE(rngs=nnx.Rngs(5))
-    fig, artists = vae.latent_curve_figure(model, (1, 3))
-    curve = vae.update_latent_curve(artists, 0.7, -1.2)
+    fig, artists = vae_lesson.latent_curve_figure(model, (1, 3))
+    curve = vae_lesson.update_latent_curve(artists, 0.7, -1.2)
     z = np.zeros((1, vae.LATENTS), np.float32)
     z[0, 1], z[0, 3] = 0.7, -1.2
     assert np.allclose(curve, np.asarray(model.decode(z))[0], atol=1e-5)
@@ -140,7 +142,7 @@ def test_explorer_draws_what_the_decoder_computes():
         (lambda: vae.kl_monte_carlo(0.0, 0.0), ValueError, "std must be > 0"),
         (lambda: vae.r_squared(np.zeros((3, 1)), np.zeros((4, 1))), ValueError, "one row per example"),
         (lambda: vae.posterior("model", np.zeros((2, 15))), TypeError, "CurveVAE or PatchVAE"),
-        (lambda: vae.latent_curve_figure(vae.CurveVAE(rngs=nnx.Rngs(0)), (0, 0)), ValueError, "two different"),
+        (lambda: vae_lesson.latent_curve_figure(vae.CurveVAE(rngs=nnx.Rngs(0)), (0, 0)), ValueError, "two different"),
         (lambda: vae.linear_vae_prediction(np.zeros((4, 3)), beta=0.0, sigma=0.1), ValueError, "> 0"),
     ],
 )
@@ -170,16 +172,16 @@ def test_read_latents_sorts_by_kl_and_counts_by_both_tests():
     model = _curve_vae_with_known_posterior()
     result = types.SimpleNamespace(models=lambda: [model], seeds=(0,))
     x = data.bezier_curves(512, seed=3)
-    (row,) = vae.read_latents(result, x)
+    (row,) = vae_lesson.read_latents(result, x)
     mean, std = vae.posterior(model, x)
     kl = vae.kl_per_latent(mean, std)
     assert row["order"].tolist() == [1, 2, 0]  # the big latent, the small one, the prior
     assert np.allclose(row["kl"], kl[[1, 2, 0]]) and np.allclose(row["mean"], mean[:, [1, 2, 0]])
     assert np.allclose(row["std"], [0.1, 0.5, 1.0], rtol=1e-4)
-    counts = vae.latent_counts([row], vae.linear_vae_prediction(x, beta=1.0, sigma=0.02))
+    counts = vae_lesson.latent_counts([row], vae.linear_vae_prediction(x, beta=1.0, sigma=0.02))
     assert counts["active"] == [int(vae.active_units(mean).sum())]
-    assert counts["carrying"] == [int((kl > vae.CARRYING_NATS).sum())] and counts["predicted"] == 2
-    fig = vae.kl_figure({"curves": [row, row]}, {"curves": vae.linear_vae_prediction(x, beta=1.0, sigma=0.02)},
+    assert counts["carrying"] == [int((kl > vae_lesson.CARRYING_NATS).sum())] and counts["predicted"] == 2
+    fig = vae_lesson.kl_figure({"curves": [row, row]}, {"curves": vae.linear_vae_prediction(x, beta=1.0, sigma=0.02)},
                         beta=1.0, sigma=0.02)
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 2 * 3  # two seeds x three latents
     plt.close(fig)
@@ -231,7 +233,7 @@ def test_weight_decay_prediction_matches_a_numerical_minimum():
 def _projection_autoencoder(directions, scales=(1.0, 1.0, 1.0)):
     """A tied linear autoencoder whose kernel is three orthogonal directions of lengths ``scales``;
     with unit lengths model(x) projects x on them."""
-    from course_utils import models
+    from course_utils.part1 import models
     model = models.TiedPatchAutoencoder(rngs=nnx.Rngs(0), activation="linear")
     model.encoder.conv.kernel[...] = np.asarray(directions[:, None, :3] * np.array(scales), np.float32)
     model.encoder.conv.bias[...] = np.zeros(3, np.float32)
@@ -248,34 +250,34 @@ def test_gains_components_and_bases_of_a_projection():
     # distinct lengths, so that the singular vectors are defined: they are the directions
     scaled = _projection_autoencoder(directions, (1.0, 0.8, 0.5))
     assert np.allclose(vae.gains_along(scaled, directions[:, :4]), [1, 0.64, 0.25, 0], atol=1e-5)
-    report = vae.basis_report(types.SimpleNamespace(models=lambda: [scaled], seeds=(0,)), directions[:, :3])
+    report = vae_lesson.basis_report(types.SimpleNamespace(models=lambda: [scaled], seeds=(0,)), directions[:, :3])
     for key in ("span", "singular_vectors", "filters", "transpose_gap"):
         assert np.allclose(report[key], 0, atol=0.05), key
     assert np.allclose(report["singular_values"], [[1, 0.8, 0.5]], atol=1e-5)
-    fig = vae.singular_vectors_figure({"a": types.SimpleNamespace(model=lambda i: model)}, directions[:, :3])
+    fig = vae_lesson.singular_vectors_figure({"a": types.SimpleNamespace(model=lambda i: model)}, directions[:, :3])
     assert fig.axes[0].get_ylabel() == "component of the unit vector" and len(fig.axes[0].lines) == 1 + 6
     plt.close(fig)
 
 
 def test_family_check_and_prior_samples_figure():
     curves = data.bezier_curves(50, seed=2)
-    check = vae.family_check(curves)
+    check = vae_lesson.family_check(curves)
     assert check["ends"] < 1e-6 and check["off_plane"] < 1e-5 and check["max_abs"].max() <= 0.75 + 1e-6
-    assert np.isclose(vae.family_check(curves + 0.1)["ends"], 0.1, atol=1e-6)
-    fig = vae.prior_samples_figure(curves, n=7)
+    assert np.isclose(vae_lesson.family_check(curves + 0.1)["ends"], 0.1, atol=1e-6)
+    fig = vae_lesson.prior_samples_figure(curves, n=7)
     assert len([line for line in fig.axes[0].lines if line.get_color() == "tab:blue"]) == 7
     plt.close(fig)
 
 
 def test_beta_sweep_reuses_runs_and_reads_each_beta():
     x = data.patches(data.bezier_curves(256, seed=0))
-    table = vae.beta_sweep(x, x, (3000.0,), sigma=0.02, steps=300, seeds=(0,))
+    table = vae_lesson.beta_sweep(x, x, (3000.0,), sigma=0.02, steps=300, seeds=(0,))
     row = table[3000.0]
     assert row["predicted"] == 0 and row["active"] == [0] and row["mse"].shape == (1,)
     assert np.isclose(row["predicted_mse"], x.var(axis=0).sum() / x.shape[1], rtol=1e-4)  # nothing kept
-    again = vae.beta_sweep(x, x, (3000.0,), sigma=0.02, steps=300, seeds=(0,), done={3000.0: row["result"]})
+    again = vae_lesson.beta_sweep(x, x, (3000.0,), sigma=0.02, steps=300, seeds=(0,), done={3000.0: row["result"]})
     assert again[3000.0]["result"] is row["result"]
-    fig = vae.beta_sweep_figure(table, x, sigma=0.02)
+    fig = vae_lesson.beta_sweep_figure(table, x, sigma=0.02)
     assert [ax.get_xscale() for ax in fig.axes] == ["log", "log"]
     plt.close(fig)
 
@@ -283,16 +285,16 @@ def test_beta_sweep_reuses_runs_and_reads_each_beta():
 @pytest.mark.parametrize(
     "call, error, words",
     [
-        (lambda: vae.read_latents("run", np.zeros((2, 15))), TypeError, "TrainResult"),
-        (lambda: vae.latent_counts([], {}), TypeError, "read_latents"),
-        (lambda: vae.kl_figure({"a": []}, {"b": {}}, beta=1.0, sigma=0.1), ValueError, "same data sets"),
-        (lambda: vae.family_check(np.zeros((2, 7))), ValueError, "(n, 15)"),
+        (lambda: vae_lesson.read_latents("run", np.zeros((2, 15))), TypeError, "TrainResult"),
+        (lambda: vae_lesson.latent_counts([], {}), TypeError, "read_latents"),
+        (lambda: vae_lesson.kl_figure({"a": []}, {"b": {}}, beta=1.0, sigma=0.1), ValueError, "same data sets"),
+        (lambda: vae_lesson.family_check(np.zeros((2, 7))), ValueError, "(n, 15)"),
         (lambda: vae.weight_decay_prediction(np.zeros((4, 7)), -1.0), ValueError, "weight_decay"),
-        (lambda: vae.train_autoencoders(np.zeros((4, 7)), {"x": ("loose", vae.regularised_loss())}, steps=1),
+        (lambda: vae_lesson.train_autoencoders(np.zeros((4, 7)), {"x": ("loose", vae.regularised_loss())}, steps=1),
          ValueError, "kind"),
-        (lambda: vae.train_autoencoders(np.zeros((4, 7)), {"x": ("tied", vae.vae_loss())}, steps=1),
+        (lambda: vae_lesson.train_autoencoders(np.zeros((4, 7)), {"x": ("tied", vae.vae_loss())}, steps=1),
          TypeError, "regularised_loss"),
-        (lambda: vae.singular_vectors_figure({}, np.eye(7)[:, :3]), ValueError, "at least one"),
+        (lambda: vae_lesson.singular_vectors_figure({}, np.eye(7)[:, :3]), ValueError, "at least one"),
     ],
 )
 def test_bad_input_to_the_experiments_gets_a_clear_error(call, error, words):

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import problems
 
-from course_utils import views
+from course_utils.core import deconv
+from course_utils.part1 import views
 
 DN = ("NWC", "WIO", "NWC")
 
@@ -68,7 +69,7 @@ def test_length_formula_matches_lax_and_flax(n, kernel, stride):
     for padding in range(kernel):
         for output_padding in sorted({0, stride - 1}):
             try:
-                expected = views.output_length(n, kernel, stride, padding, output_padding)
+                expected = deconv.output_length(n, kernel, stride, padding, output_padding)
             except ValueError:
                 assert stride * (n - 1) + kernel - 2 * padding + output_padding < 1
                 continue
@@ -79,7 +80,7 @@ def test_length_formula_matches_lax_and_flax(n, kernel, stride):
             assert by_lax.shape[1] == expected == layer(x).shape[1]
     # JAX's 'VALID' keeps the gap after the last window when the stride exceeds the kernel.
     valid = nnx.ConvTranspose(1, 1, kernel_size=(kernel,), strides=(stride,), padding="VALID", rngs=nnx.Rngs(0))
-    assert valid(x).shape[1] == views.output_length(n, kernel, stride) + max(stride - kernel, 0)
+    assert valid(x).shape[1] == deconv.output_length(n, kernel, stride) + max(stride - kernel, 0)
 
 
 @settings(max_examples=30, deadline=None)
@@ -90,7 +91,7 @@ def test_pytorch_padding_crops_the_full_output(problem, draw):
     full = np.asarray(views.by_painting(x, w, stride))
     padding = draw.draw(st.integers(0, (len(full) - 1) // 2))
     output_padding = draw.draw(st.integers(0, stride - 1))
-    length = views.output_length(x.shape[0], kernel, stride, padding, output_padding)
+    length = deconv.output_length(x.shape[0], kernel, stride, padding, output_padding)
     got = jax.lax.conv_transpose(x[None], np.transpose(w, (0, 2, 1)), (stride,),
                                  views.lax_padding(kernel, padding, output_padding), dimension_numbers=DN,
                                  transpose_kernel=True)[0]
@@ -103,13 +104,13 @@ def test_pytorch_padding_crops_the_full_output(problem, draw):
 def test_output_padding_rebuilds_the_signal_length(n_signal, kernel, stride, padding):
     if n_signal + 2 * padding < kernel:
         with pytest.raises(ValueError, match="longer than the padded signal"):
-            views.conv_output_length(n_signal, kernel, stride, padding)
+            deconv.conv_output_length(n_signal, kernel, stride, padding)
         return
-    n_code = views.conv_output_length(n_signal, kernel, stride, padding)
+    n_code = deconv.conv_output_length(n_signal, kernel, stride, padding)
     extra = views.output_padding_needed(n_signal, kernel, stride, padding)
     assert 0 <= extra < stride
     if n_signal + 2 * padding - kernel >= 0 and stride * (n_code - 1) + kernel - 2 * padding >= 1:
-        assert views.output_length(n_code, kernel, stride, padding, extra) == n_signal
+        assert deconv.output_length(n_code, kernel, stride, padding, extra) == n_signal
 
 
 def test_default_lax_conv_transpose_paints_the_kernel_flipped():
@@ -123,10 +124,10 @@ def test_default_lax_conv_transpose_paints_the_kernel_flipped():
 @pytest.mark.parametrize(
     "call, error, words",
     [
-        (lambda: views.output_length(3, 7, 4, output_padding=4), ValueError, "smaller than stride"),
-        (lambda: views.output_length(1, 3, 1, padding=2), ValueError, "crops the whole output"),
-        (lambda: views.output_length(3, 7, 4, padding=-1), ValueError, "padding must be"),
-        (lambda: views.conv_output_length(3, 7, 4), ValueError, "longer than the padded signal"),
+        (lambda: deconv.output_length(3, 7, 4, output_padding=4), ValueError, "smaller than stride"),
+        (lambda: deconv.output_length(1, 3, 1, padding=2), ValueError, "crops the whole output"),
+        (lambda: deconv.output_length(3, 7, 4, padding=-1), ValueError, "padding must be"),
+        (lambda: deconv.conv_output_length(3, 7, 4), ValueError, "longer than the padded signal"),
         (lambda: views.by_gradient(np.ones((3, 2)), np.ones((7, 1, 1)), 4), ValueError, "channels"),
         (lambda: views.conv_matrix(0, np.ones((7, 1, 1)), 4), ValueError, "length must be"),
         (lambda: views.lax_padding(7, 1.5), TypeError, "padding must be an integer"),

@@ -15,7 +15,11 @@ import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from course_utils import data, deconv, exercises, models, plotting, upsampling, widgets  # noqa: E402
+from course_utils import registry  # noqa: E402
+from course_utils.core import deconv  # noqa: E402
+from course_utils.display import explorer as explorer_kit, frames  # noqa: E402
+from course_utils.part1 import data, exercises, explorers, models, plotting  # noqa: E402
+from course_utils.part2 import checkerboard_lesson, vae_lesson  # noqa: E402
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -28,22 +32,22 @@ def shown_png(explorer: ipywidgets.Widget) -> bytes:
     return base64.b64decode(output["data"]["image/png"])
 
 
-@pytest.mark.parametrize("name", list(widgets.EXPLORERS))
+@pytest.mark.parametrize("name", list(registry.EXPLORERS))
 def test_blitted_frames_match_a_full_draw(name):
     """Redrawing only the moving artists gives the picture a full draw gives, move after move."""
-    explorer = widgets.EXPLORERS[name]
+    explorer = registry.EXPLORERS[name]
     figure, moving, update, options = explorer.scene(*explorer.examples())
-    frames = widgets.FigureFrames(figure, moving)
+    engine = frames.FigureFrames(figure, moving)
     rng = np.random.default_rng(1)
     previous = None
     for _ in range(3):
         update(**explorer.random_values(rng, options))
-        frame = pixels(frames.png())
+        frame = pixels(engine.png())
         buffer = io.BytesIO()
-        for artist in frames.moving:  # a full draw, moving artists included
+        for artist in engine.moving:  # a full draw, moving artists included
             artist.set_animated(False)
         figure.savefig(buffer, format="png")
-        for artist in frames.moving:
+        for artist in engine.moving:
             artist.set_animated(True)
         full = pixels(buffer.getvalue())
         assert frame.shape == full.shape
@@ -55,24 +59,24 @@ def test_blitted_frames_match_a_full_draw(name):
 
 
 def test_registry_defaults_are_the_explorer_functions_defaults():
-    for explorer in widgets.EXPLORERS.values():
-        function = getattr(importlib.import_module(f"course_utils.{explorer.module}"), explorer.function)
+    for explorer in registry.EXPLORERS.values():
+        function = getattr(importlib.import_module(explorer.module), explorer.function)
         signature = inspect.signature(function)
         assert list(signature.parameters)[:len(explorer.inputs)] == list(explorer.inputs), explorer.name
         assert len(explorer.examples()) == len(explorer.inputs), f"{explorer.name}: one example per input"
         for name, value in explorer.defaults.items():
             if name in signature.parameters:
                 assert signature.parameters[name].default == value, f"{explorer.function}({name}=...)"
-    code = inspect.signature(widgets.latent_explorer).parameters["code"].default
-    assert code == tuple(widgets.LATENT.defaults[c] for c in widgets.CODE_NAMES)
-    assert len({explorer.call for explorer in widgets.EXPLORERS.values()}) == len(widgets.EXPLORERS)
+    code = inspect.signature(explorers.latent_explorer).parameters["code"].default
+    assert code == tuple(explorers.LATENT_EXPLORER.defaults[c] for c in models.CODE_NAMES)
+    assert len({explorer.call for explorer in registry.EXPLORERS.values()}) == len(registry.EXPLORERS)
 
 
 @pytest.mark.parametrize("name", ["vae_curve", "overlap", "digit_latent"])
 def test_explorers_of_part_two_build_widgets_from_the_registry(name):
     """The explorers of notebooks 08-10 start at the registry's defaults, labelled as their inputs say."""
-    explorer = widgets.EXPLORERS[name]
-    function = getattr(importlib.import_module(f"course_utils.{explorer.module}"), explorer.function)
+    explorer = registry.EXPLORERS[name]
+    function = getattr(importlib.import_module(explorer.module), explorer.function)
     shown = function(*explorer.examples())
     controls = shown.children[0].children
     assert [c.value for c in controls] == [explorer.defaults[c.name] for c in explorer.controls]
@@ -80,9 +84,9 @@ def test_explorers_of_part_two_build_widgets_from_the_registry(name):
     controls[0].value = controls[0].max
     assert not np.array_equal(pixels(first), pixels(shown_png(shown))), f"{name}: the picture did not change"
     if name == "vae_curve":
-        from course_utils import vae
+        from course_utils.part2 import vae
 
-        relabelled = vae.latent_curve_explorer(vae.CurveVAE(rngs=nnx.Rngs(0)), (3, 1))
+        relabelled = vae_lesson.latent_curve_explorer(vae.CurveVAE(rngs=nnx.Rngs(0)), (3, 1))
         assert [c.description for c in relabelled.children[0].children] == ["latent 3", "latent 1"]
 
 
@@ -90,65 +94,65 @@ def test_overlap_explorer_paints_as_the_transposed_convolution_does():
     """The explorer's NumPy painting equals deconv.conv_transpose_2d, stage by stage (same draws)."""
     for kernel, stride in [(3, 2), (4, 2), (1, 3), (8, 4), (5, 1)]:
         rng = np.random.default_rng(0)
-        x = rng.normal(size=(upsampling.EXPLORER_INPUTS,) * 2 + (8,)).astype(np.float32)
+        x = rng.normal(size=(checkerboard_lesson.EXPLORER_INPUTS,) * 2 + (8,)).astype(np.float32)
         for c_in, c_out, relu in [(8, 8, True), (8, 1, False)]:
             w = rng.normal(scale=stride / (kernel * np.sqrt(c_in)), size=(kernel, kernel, c_in, c_out))
             x = np.asarray(deconv.conv_transpose_2d(x, w.astype(np.float32), stride))
             x = np.maximum(x, 0.0) if relu else x
-        painted = upsampling.random_transposed_generator(kernel, stride)
+        painted = checkerboard_lesson.random_transposed_generator(kernel, stride)
         assert painted.shape == x[..., 0].shape and np.allclose(painted, x[..., 0], atol=1e-4), (kernel, stride)
 
 
 def test_a_slider_label_may_come_with_the_inputs():
-    assert widgets.P1.widget(0.2, "first latent").description == "first latent"
-    assert widgets.P1.widget(0.2).description == "p1"
-    with pytest.raises(TypeError, match="takes a label"):
-        widgets.P1.widget(0.2, ["a", "b"])
+    assert explorers.P1.widget(0.2, label="first latent").description == "first latent"
+    assert explorers.P1.widget(0.2).description == "p1"
+    with pytest.raises(TypeError, match="takes no options"):
+        explorers.P1.widget(0.2, options=["a", "b"])
 
 
 def test_controls_sample_on_their_grid_and_reject_values_out_of_range():
     rng = np.random.default_rng(0)
-    offsets = {widgets.OFFSET.sample(rng) for _ in range(200)}
+    offsets = {explorers.OFFSET.sample(rng) for _ in range(200)}
     assert offsets == set(data.ALL_OFFSETS)
-    heights = np.array([widgets.P1.sample(rng) for _ in range(200)])
+    heights = np.array([explorers.P1.sample(rng) for _ in range(200)])
     assert heights.min() >= -1 and heights.max() <= 1 and np.allclose(np.round(heights / 0.05) * 0.05, heights)
-    assert isinstance(widgets.OFFSET.widget(4), ipywidgets.IntSlider)
-    assert isinstance(widgets.P1.widget(0.3), ipywidgets.FloatSlider)
+    assert isinstance(explorers.OFFSET.widget(4), ipywidgets.IntSlider)
+    assert isinstance(explorers.P1.widget(0.3), ipywidgets.FloatSlider)
     with pytest.raises(ValueError, match="p1 must be a number in"):
-        widgets.P1.widget(1.5)
+        explorers.P1.widget(1.5)
     with pytest.raises(ValueError, match="needs at least one option"):
-        widgets.Control("variant").widget(None, [])
+        explorer_kit.Control("variant").widget(None, options=[])
     with pytest.raises(TypeError, match="has no control"):
-        widgets.CURVE.widget(p3=0.1)
+        explorers.CURVE_EXPLORER.widget(p3=0.1)
 
 
 def test_moving_a_slider_changes_the_picture_shown():
-    explorer = widgets.curve_explorer()
+    explorer = explorers.curve_explorer()
     first = shown_png(explorer)
     p1 = explorer.children[0].children[0]
     p1.value = -0.3
     second = shown_png(explorer)
     assert pixels(first).shape == pixels(second).shape and not np.array_equal(pixels(first), pixels(second))
-    menu_explorer = widgets.full_curve_explorer({"zero": np.zeros_like, "exact": lambda c: c})
+    menu_explorer = explorers.full_curve_explorer({"zero": np.zeros_like, "exact": lambda c: c})
     before = shown_png(menu_explorer)
     menu_explorer.children[0].children[0].value = "exact"
     assert shown_png(menu_explorer) != before
 
 
 def test_interactive_figure_checks_its_arguments():
-    fig, artists = widgets.curve_explorer_figure()
+    fig, artists = explorers.curve_explorer_figure()
     with pytest.raises(TypeError, match="update must be a function"):
-        widgets.interactive_figure(fig, artists["curve"], None, {"p1": widgets.P1.widget(0.0)})
+        explorer_kit.interactive_figure(fig, artists["curve"], None, {"p1": explorers.P1.widget(0.0)})
     with pytest.raises(TypeError, match="controls must map names"):
-        widgets.interactive_figure(fig, artists["curve"], lambda p1: None, {"p1": 0.0})
+        explorer_kit.interactive_figure(fig, artists["curve"], lambda p1: None, {"p1": 0.0})
     with pytest.raises(TypeError, match="expected matplotlib artists"):
-        widgets.FigureFrames(fig, ["curve"])
+        frames.FigureFrames(fig, ["curve"])
     with pytest.raises(TypeError, match="matplotlib Figure"):
-        widgets.FigureFrames(artists["curve"], artists["curve"])
+        frames.FigureFrames(artists["curve"], artists["curve"])
 
 
 def test_explorer_geometry_comes_from_the_data_module():
-    fig, artists = widgets.curve_explorer_figure()
+    fig, artists = explorers.curve_explorer_figure()
     assert len(artists["curve"].get_xdata()) == data.N_POINTS
     assert len(artists["windows"]) == len(data.WINDOW_STARTS)
     assert all(len(line.get_xdata()) == data.PATCH for line in artists["windows"])
@@ -158,19 +162,19 @@ def test_explorer_geometry_comes_from_the_data_module():
 
 
 def test_curve_explorer_update_moves_the_artists():
-    fig, artists = widgets.curve_explorer_figure()
-    curve = widgets.update_curve_explorer(artists, 0.8, -0.3)
+    fig, artists = explorers.curve_explorer_figure()
+    curve = explorers.update_curve_explorer(artists, 0.8, -0.3)
     assert np.allclose(artists["curve"].get_ydata(), data.curves_from_parameters(0.8, -0.3)[0])
     assert np.allclose(artists["windows"][2].get_ydata(), curve[8:15])
     before = np.array(artists["curve"].get_ydata(), copy=True)
-    widgets.update_curve_explorer(artists, -0.5, 0.9)
+    explorers.update_curve_explorer(artists, -0.5, 0.9)
     assert not np.allclose(before, artists["curve"].get_ydata())
 
 
 def test_reconstruction_explorer_update_shows_code_and_reconstruction():
     model = models.PatchAutoencoder(rngs=nnx.Rngs(0))
-    fig, artists = widgets.reconstruction_explorer_figure()
-    mse = widgets.update_reconstruction_explorer(artists, model, 0.5, 0.2, 8)
+    fig, artists = explorers.reconstruction_explorer_figure()
+    mse = explorers.update_reconstruction_explorer(artists, model, 0.5, 0.2, 8)
     patch = data.curves_from_parameters(0.5, 0.2)[:, 8:15]
     assert np.allclose(artists["original"].get_ydata(), patch[0])
     assert np.allclose(artists["rebuilt"].get_ydata(), np.asarray(model(patch))[0], atol=1e-6)
@@ -180,8 +184,8 @@ def test_reconstruction_explorer_update_shows_code_and_reconstruction():
 
 
 def test_explorers_build_widgets():
-    assert widgets.curve_explorer().children
-    assert widgets.reconstruction_explorer(models.PatchAutoencoder(rngs=nnx.Rngs(0))).children
+    assert explorers.curve_explorer().children
+    assert explorers.reconstruction_explorer(models.PatchAutoencoder(rngs=nnx.Rngs(0))).children
 
 
 def test_exercise_checks_accept_right_reject_wrong_and_wait_for_none(capsys):
@@ -207,8 +211,8 @@ def test_exercise_checks_accept_right_reject_wrong_and_wait_for_none(capsys):
 
 def test_latent_explorer_update_paints_scaled_filters():
     model = models.PatchAutoencoder(rngs=nnx.Rngs(1))
-    fig, artists = widgets.latent_explorer_figure(model)
-    out = widgets.update_latent_explorer(artists, 0.0, 0.1, 0.2)
+    fig, artists = explorers.latent_explorer_figure(model)
+    out = explorers.update_latent_explorer(artists, 0.0, 0.1, 0.2)
     code = np.array([0.0, 0.1, 0.2], np.float32)
     assert np.allclose(out, np.asarray(model.decode(code.reshape(1, 1, 3)))[0], atol=1e-6)
     assert np.allclose(artists["sum"].get_ydata(), out)
@@ -218,8 +222,8 @@ def test_latent_explorer_update_paints_scaled_filters():
 
 def test_encoder_explorer_update_computes_the_models_code():
     model = models.PatchAutoencoder(rngs=nnx.Rngs(2))
-    fig, artists = widgets.encoder_explorer_figure(model)
-    code = widgets.update_encoder_explorer(artists, 0.7, -0.2, 3)
+    fig, artists = explorers.encoder_explorer_figure(model)
+    code = explorers.update_encoder_explorer(artists, 0.7, -0.2, 3)
     patch = data.curves_from_parameters(0.7, -0.2)[:, 3:10]
     assert np.allclose(code, np.asarray(model.encode(patch))[0, 0], atol=1e-5)
     assert np.allclose(artists["rebuilt"].get_ydata(), np.asarray(model(patch))[0], atol=1e-5)
@@ -228,36 +232,36 @@ def test_encoder_explorer_update_computes_the_models_code():
 
 
 def test_full_curve_explorer_switches_variants():
-    fig, artists = widgets.full_curve_explorer_figure()
+    fig, artists = explorers.full_curve_explorer_figure()
     reconstructors = {"zero": lambda c: np.zeros_like(c), "exact": lambda c: c}
-    assert widgets.update_full_curve_explorer(artists, reconstructors, "exact", 0.5, 0.5) == 0
-    mse = widgets.update_full_curve_explorer(artists, reconstructors, "zero", 0.5, 0.5)
+    assert explorers.update_full_curve_explorer(artists, reconstructors, "exact", 0.5, 0.5) == 0
+    mse = explorers.update_full_curve_explorer(artists, reconstructors, "zero", 0.5, 0.5)
     assert np.isclose(mse, (data.curves_from_parameters(0.5, 0.5) ** 2).mean())
     assert np.allclose(artists["rebuilt"].get_ydata(), 0)
     with pytest.raises(ValueError, match="variant must be one of"):
-        widgets.update_full_curve_explorer(artists, reconstructors, "other", 0.5, 0.5)
+        explorers.update_full_curve_explorer(artists, reconstructors, "other", 0.5, 0.5)
 
 
 def test_size_explorer_update_reports_the_output_length():
-    fig, artists = widgets.size_explorer_figure()
-    assert widgets.update_size_explorer(artists, 3, 7, 4, 0) == 15
+    fig, artists = explorers.size_explorer_figure()
+    assert explorers.update_size_explorer(artists, 3, 7, 4, 0) == 15
     shown = [bar for bar in artists["bars"] if bar.get_visible()]
     assert [bar.get_height() for bar in shown] == [1, 1, 1, 1, 2, 2, 2, 1, 2, 2, 2, 1, 1, 1, 1]
-    widgets.update_size_explorer(artists, *(c.hi for c in widgets.SIZE_CONTROLS[:3]), 0)  # the longest output
+    explorers.update_size_explorer(artists, *(c.hi for c in explorers.SIZE_CONTROLS[:3]), 0)  # the longest output
     assert all(bar.get_visible() for bar in artists["bars"])
-    assert widgets.update_size_explorer(artists, 3, 7, 4, 2) == 11
-    assert widgets.update_size_explorer(artists, 2, 2, 5, 0) == 7  # a gap no window reaches
+    assert explorers.update_size_explorer(artists, 3, 7, 4, 2) == 11
+    assert explorers.update_size_explorer(artists, 2, 2, 5, 0) == 7  # a gap no window reaches
     assert "no window reaches" in artists["ax"].get_title()
 
 
 def test_new_explorers_build_widgets():
     model = models.PatchAutoencoder(rngs=nnx.Rngs(0))
-    assert widgets.latent_explorer(model).children
-    assert widgets.encoder_explorer(model).children
-    assert widgets.full_curve_explorer({"model": lambda c: np.asarray(model(c))}).children
-    assert widgets.size_explorer().children
+    assert explorers.latent_explorer(model).children
+    assert explorers.encoder_explorer(model).children
+    assert explorers.full_curve_explorer({"model": lambda c: np.asarray(model(c))}).children
+    assert explorers.size_explorer().children
     with pytest.raises(TypeError, match="reconstructors"):
-        widgets.full_curve_explorer({})
+        explorers.full_curve_explorer({})
 
 
 def test_exercise_checks_of_notebooks_03_to_07():

@@ -19,7 +19,7 @@ What makes the copy read offline:
   slider values with a caption; a progress bar (tqdm's widget) becomes its final
   line of text.
 - The animations of notebook 03 are self-contained players (see
-  ``course_utils/animation.py``).
+  ``course_utils/display/player.py``).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from PIL import Image  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import course_utils  # noqa: E402
-from course_utils import data, deconv, models, plotting, training  # noqa: E402
+from course_utils.core import deconv, training  # noqa: E402
+from course_utils.part1 import data, losses, models, plotting  # noqa: E402
 
 OUT = ROOT / "docs" / "decoder_sum.png"
 SEED = 0
@@ -39,7 +40,7 @@ def main() -> int:
     test_patches = data.patches(data.bezier_curves(256, seed=SEED + 1000))
     result = training.train(lambda rngs: models.PatchAutoencoder(rngs=rngs), train_patches, seeds=range(3),
                             progress=False)
-    model = result.model(int(np.argmin(training.reconstruction_mse(result, test_patches))))
+    model = result.model(int(np.argmin(losses.reconstruction_mse(result, test_patches))))
     filters, bias = np.asarray(model.decoder.filters()), float(model.decoder.bias())  # (7, 3)
     codes = np.asarray(model.encode(test_patches))[:, 0]  # (patches, 3)
     pick = int(np.argmax(np.abs(codes).min(axis=1)))  # every filter visibly at work

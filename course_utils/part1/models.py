@@ -15,7 +15,7 @@ receives tap ``k-1-m``). With ``transpose_kernel=True`` the kernel, of shape
 exactly the adjoint of an ``nnx.Conv`` with the same kernel. The decoder uses
 ``transpose_kernel=True``, so ``decoder.filters()[:, c]`` is literally the shape
 that code component ``c`` adds to the output, and the decoder equals
-:func:`course_utils.deconv.conv_transpose_1d` plus the bias. Padding is
+:func:`course_utils.core.deconv.conv_transpose_1d` plus the bias. Padding is
 ``'VALID'``: output length ``stride*(n-1) + kernel`` (7 for one code, 15 for three).
 """
 
@@ -27,11 +27,15 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from . import checks, data
+from ..core import checks
+from . import data
+from .losses import ReconstructionLoss
 
-KERNEL = data.PATCH  # the model's window is one patch: the geometry lives in course_utils.data
+KERNEL = data.PATCH  # the model's window is one patch: the geometry lives in part1.data
 STRIDE = data.STRIDE
 CODE_SIZE = 3
+CODE_NAMES = tuple(f"c{i + 1}" for i in range(CODE_SIZE))
+"""The code components' names in figures and explorers: c1, c2, c3."""
 
 ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "linear": lambda z: z}
 
@@ -95,6 +99,9 @@ class PatchDecoder(nnx.Module):
 class PatchAutoencoder(nnx.Module):
     """Encoder and decoder; ``model(x)`` reconstructs signals of shape (batch, length)."""
 
+    default_loss = ReconstructionLoss()
+    """What ``training.train`` minimises when no loss is given: the mean squared reconstruction error."""
+
     def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
         self.encoder = PatchEncoder(rngs=rngs, activation=activation)
         self.decoder = PatchDecoder(rngs=rngs)
@@ -118,6 +125,8 @@ class TiedPatchAutoencoder(nnx.Module):
     adjoint of the encoder's convolution: the transpose of its matrix) plus one bias of
     its own. Only the encoder's kernel is a weight of the decoder.
     """
+
+    default_loss = ReconstructionLoss()
 
     def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
         self.encoder = PatchEncoder(rngs=rngs, activation=activation)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from ..core import checks
 
 N_POINTS = 15
 """Points per curve."""

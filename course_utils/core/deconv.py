@@ -21,12 +21,37 @@ import numpy as np
 from . import checks
 
 
-def output_length(n_inputs: int, kernel: int, stride: int) -> int:
-    """Length of the output of a transposed convolution without padding."""
+def output_length(n_inputs: int, kernel: int, stride: int, padding: int = 0, output_padding: int = 0) -> int:
+    """Output length of a transposed convolution, PyTorch's ``ConvTranspose1d`` convention.
+
+    ``stride*(n_inputs-1) + kernel - 2*padding + output_padding``; with no padding,
+    the full output that every window paints. ``output_padding`` must be smaller
+    than ``stride``: it only picks which of the ``stride`` input lengths that a
+    strided convolution maps to ``n_inputs`` positions to rebuild.
+    """
     n_inputs = checks.positive_int("n_inputs", n_inputs)
     kernel = checks.positive_int("kernel", kernel)
     stride = checks.positive_int("stride", stride)
-    return stride * (n_inputs - 1) + kernel
+    padding = checks.non_negative_int("padding", padding)
+    output_padding = checks.non_negative_int("output_padding", output_padding)
+    if output_padding >= stride:
+        raise ValueError(f"output_padding must be smaller than stride ({stride}), got {output_padding}")
+    full = stride * (n_inputs - 1) + kernel
+    length = full - 2 * padding + output_padding
+    if length < 1:
+        raise ValueError(f"padding {padding} crops the whole output of length {full}: use padding <= {(full - 1) // 2}")
+    return length
+
+
+def conv_output_length(n_signal: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """Output length of the ordinary strided convolution: ``(n + 2*padding - kernel) // stride + 1``."""
+    n_signal = checks.positive_int("n_signal", n_signal)
+    kernel = checks.positive_int("kernel", kernel)
+    stride = checks.positive_int("stride", stride)
+    padding = checks.non_negative_int("padding", padding)
+    if n_signal + 2 * padding < kernel:
+        raise ValueError(f"the kernel ({kernel}) is longer than the padded signal ({n_signal + 2 * padding})")
+    return (n_signal + 2 * padding - kernel) // stride + 1
 
 
 def check_signal_and_filters(x, w, *, spatial: int = 1):

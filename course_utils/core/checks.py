@@ -33,6 +33,14 @@ def _integer_at_least(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def int_sequence(name: str, value, *, minimum: int = 0) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of ints >= ``minimum`` if it is a sequence of integers (a list, a range)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of integers, e.g. [0, 1] or range(3), got {value!r} "
+                        f"({type(value).__name__})")
+    return tuple(_integer_at_least(f"{name}[{i}]", v, minimum) for i, v in enumerate(value))
+
+
 def non_negative_float(name: str, value) -> float:
     """Return ``value`` as a ``float`` if it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from ..core import checks
 
-SIZE = 32
+IMAGE_SIZE = 32
 """Height and width of every image, in pixels."""
 CLASS_NAMES = ("disc", "square", "triangle", "cross", "ring")
 """The shape classes; label ``k`` is ``CLASS_NAMES[k]``."""
@@ -36,7 +36,7 @@ NOISE = 0.08
 """Default standard deviation of the Gaussian pixel noise."""
 
 
-def shape_masks(labels, centres, half_sizes, *, size: int = SIZE) -> np.ndarray:
+def shape_masks(labels, centres, half_sizes, *, size: int = IMAGE_SIZE) -> np.ndarray:
     """Boolean masks (n, size, size) of shapes ``labels`` at ``centres`` (n, 2) as (row, col).
 
     A pixel (row y, column x) belongs to the shape when its scaled offset
@@ -101,7 +101,7 @@ def make_dataset(n: int, *, seed: int, noise: float = NOISE, return_parameters: 
     labels = rng.permutation(np.arange(n) % N_CLASSES).astype(np.int32)
     half_sizes = rng.uniform(*HALF_SIZE_RANGE, size=n)
     # Keep the whole shape (which reaches at most r from its centre) inside the image.
-    low, high = half_sizes, SIZE - 1 - half_sizes
+    low, high = half_sizes, IMAGE_SIZE - 1 - half_sizes
     centres = low[:, None] + (high - low)[:, None] * rng.uniform(size=(n, 2))
     backgrounds = rng.uniform(*BACKGROUND_RANGE, size=n)
     contrasts = rng.uniform(*CONTRAST_RANGE, size=n)

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import checks, deconv
+from ..core import checks, deconv
 
 
 def _conv(y, w, stride: int):
@@ -144,38 +144,9 @@ VIEWS = {"painting": by_painting, "dilated convolution": by_dilated_convolution,
 """The four views by name, in the order notebook 07 presents them."""
 
 
-def output_length(n_inputs: int, kernel: int, stride: int, padding: int = 0, output_padding: int = 0) -> int:
-    """Output length of a transposed convolution, PyTorch's ``ConvTranspose1d`` convention.
-
-    ``stride*(n_inputs-1) + kernel - 2*padding + output_padding``. ``output_padding``
-    must be smaller than ``stride``: it only picks which of the ``stride`` input
-    lengths that a strided convolution maps to ``n_inputs`` positions to rebuild.
-    """
-    full = deconv.output_length(n_inputs, kernel, stride)
-    padding = checks.non_negative_int("padding", padding)
-    output_padding = checks.non_negative_int("output_padding", output_padding)
-    if output_padding >= stride:
-        raise ValueError(f"output_padding must be smaller than stride ({stride}), got {output_padding}")
-    length = full - 2 * padding + output_padding
-    if length < 1:
-        raise ValueError(f"padding {padding} crops the whole output of length {full}: use padding <= {(full - 1) // 2}")
-    return length
-
-
-def conv_output_length(n_signal: int, kernel: int, stride: int, padding: int = 0) -> int:
-    """Output length of the ordinary strided convolution: ``(n + 2*padding - kernel) // stride + 1``."""
-    n_signal = checks.positive_int("n_signal", n_signal)
-    kernel = checks.positive_int("kernel", kernel)
-    stride = checks.positive_int("stride", stride)
-    padding = checks.non_negative_int("padding", padding)
-    if n_signal + 2 * padding < kernel:
-        raise ValueError(f"the kernel ({kernel}) is longer than the padded signal ({n_signal + 2 * padding})")
-    return (n_signal + 2 * padding - kernel) // stride + 1
-
-
 def output_padding_needed(n_signal: int, kernel: int, stride: int, padding: int = 0) -> int:
     """The ``output_padding`` that makes the transposed convolution rebuild ``n_signal`` positions."""
-    conv_output_length(n_signal, kernel, stride, padding)  # validates
+    deconv.conv_output_length(n_signal, kernel, stride, padding)  # validates
     return (n_signal + 2 * padding - kernel) % stride
 
 
@@ -216,7 +187,7 @@ def lax_length_mismatches(ns, kernels, strides) -> tuple[int, list[tuple]]:
                 for padding in range(kernel):
                     for output_padding in range(stride):
                         try:
-                            expected = output_length(n, kernel, stride, padding, output_padding)
+                            expected = deconv.output_length(n, kernel, stride, padding, output_padding)
                         except ValueError:
                             continue  # padding crops the whole output
                         got = _lax_length(n, kernel, stride, lax_padding(kernel, padding, output_padding))

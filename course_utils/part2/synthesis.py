@@ -1,7 +1,7 @@
 """What a unit wants: images made by gradient ascent, and images rebuilt from features.
 
 Used by notebook 12 (activation maximisation, dataset-centric patches, inversion,
-DeepDream) on the shape classifier of :mod:`course_utils.cnn`.
+DeepDream) on the shape classifier of :mod:`course_utils.part2.cnn`.
 
 - :func:`maximise` climbs the gradient of a class score or a channel's mean
   activation from small noise (Erhan et al. 2009; Simonyan et al. 2014), with
@@ -10,30 +10,24 @@ DeepDream) on the shape classifier of :mod:`course_utils.cnn`.
   transformation robustness (a random shift each step, as in Olah et al. 2017).
 - :func:`invert` finds an image whose features at one layer match a given image's
   (Mahendran & Vedaldi 2015), with a total-variation prior of weight ``tv_weight``.
-- :func:`top_patches` is the dataset-centric view: the input patches that excite a
-  unit most, cut to its receptive field (:func:`receptive_field`); :func:`layer_maps`
-  computes a layer's output for a whole data set.
 - :func:`high_frequency_share` measures how much of an image's variance lies at
   high spatial frequencies: the tell-tale of unregularised ascent.
-- :class:`JudgeCNN` is an independent classifier of another architecture (3x3
-  kernels, average pooling, a global *average* instead of max), trained on the same
-  data with another seed, so that a picture that only fools the model that made it
-  can be told from one that shows the class.
-- :func:`synthesis_explorer`: the class or unit and the regulariser strengths ->
-  the synthesised image and what both classifiers make of it.
+- The dataset-centric view (top patches, receptive fields) is in
+  :mod:`course_utils.part2.cnn`, the independent judge in
+  :mod:`course_utils.part2.judge_cnn`, and notebook 12's explorer and exercises in
+  :mod:`course_utils.part2.synthesis_lesson`.
 
 Every optimisation runs as one compiled ``lax.scan`` over all its images at once.
 The layer being maximised or inverted and every regulariser strength are inputs of
 that program, not constants, so the notebook's runs (every class, every variant,
 every layer, every TV weight) share a handful of compiled programs; batches are
-padded to a multiple of ``BATCH_MULTIPLE`` for the same reason.
+padded to a multiple of ``cnn.BATCH_MULTIPLE`` for the same reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import numbers
 
 import jax
@@ -43,21 +37,22 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import checks, cnn, shapes, widgets
+from ..core import checks
+from . import cnn, shapes
 
 OBJECTIVE_LAYERS = ("act1", "act2", "gmax", "logits")
 """Layers whose units :func:`maximise` can climb: a channel's mean over positions, or a score."""
 INVERSION_LAYERS = ("act1", "pool1", "act2", "pool2", "gmax")
 """Layers :func:`invert` can rebuild an image from, from the input up."""
-BATCH_MULTIPLE = 8
-"""Batches are padded to a multiple of this, so runs of 1-8 images share one compiled program."""
+INVERSION_START_NOISE = 0.01
+"""Standard deviation of the noise around the originals' mean grey that :func:`invert` starts from."""
 BLUR_RADIUS = 3
 """The Gaussian blur's kernel reaches this many pixels each side (enough for sigma <= 1.5)."""
 
 
 # --- measures -------------------------------------------------------------------
 
-def radial_frequency(size: int = shapes.SIZE) -> np.ndarray:
+def radial_frequency(size: int = shapes.IMAGE_SIZE) -> np.ndarray:
     """(size, size) radial spatial frequency of each 2-D FFT bin, in cycles per pixel (0 to ~0.71)."""
     size = checks.positive_int("size", size, minimum=2)
     f = np.fft.fftfreq(size)
@@ -243,19 +238,6 @@ def _ascend(graphdef, state, targets, layer_weights, regs, start, step_size, key
     return x
 
 
-def _padded(n: int) -> int:
-    """``n`` rounded up to a multiple of ``BATCH_MULTIPLE`` and of the number of CPU devices.
-
-    A single image (the explorer's) is not padded: it climbs alone on one device
-    (see :func:`_spread`), 44 ms for 100 steps against 62 ms when padded to one image
-    per device, because a sharded program pays for its coordination at every step.
-    """
-    if n == 1:
-        return 1
-    multiple = math.lcm(BATCH_MULTIPLE, len(jax.devices()))
-    return -(-n // multiple) * multiple
-
-
 def _spread(batch, replicated):
     """Put ``batch`` (arrays with a leading image axis) in equal shares on every device, ``replicated`` whole on each.
 
@@ -268,11 +250,6 @@ def _spread(batch, replicated):
     mesh = Mesh(np.array(jax.devices()[:1] if size == 1 else jax.devices()), ("images",))
     return (jax.device_put(batch, NamedSharding(mesh, PartitionSpec("images"))),
             jax.device_put(replicated, NamedSharding(mesh, PartitionSpec())))
-
-
-def _check_model(model):
-    if not isinstance(model, nnx.Module) or not hasattr(model, "features"):
-        raise TypeError(f"model must be a cnn.ShapeCNN (an NNX module with features()), got {type(model).__name__}")
 
 
 def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers(), steps: int = 200,
@@ -288,7 +265,7 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     :class:`Regularisers`, or one per target) act after each step; pixels stay in
     [0, 1]. The same seed gives the same images.
     """
-    _check_model(model)
+    cnn.check_shape_cnn(model)
     checks.one_of("layer", layer, set(OBJECTIVE_LAYERS))
     targets = np.asarray(targets)
     if targets.ndim != 1 or targets.size == 0 or not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
@@ -305,7 +282,7 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     start_noise = checks.non_negative_float("start_noise", start_noise)
     seed = checks.non_negative_int("seed", seed)
 
-    size = _padded(n)
+    size = cnn.padded_batch_size(n)
     pad = size - n
     stacked = Regularisers(*(np.array([getattr(r, f.name) for r in regularisers + regularisers[:1] * pad],
                                       np.int32 if f.name in ("blur_every", "jitter") else np.float32)
@@ -313,7 +290,7 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     weights = np.zeros((size, len(OBJECTIVE_LAYERS)), np.float32)
     weights[:n, OBJECTIVE_LAYERS.index(layer)] = 1.0  # padding rows climb nothing
     rng = np.random.default_rng(seed)
-    start = (base + start_noise * rng.standard_normal((size, shapes.SIZE, shapes.SIZE, 1))).astype(np.float32)
+    start = (base + start_noise * rng.standard_normal((size, shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 1))).astype(np.float32)
     graphdef, state = nnx.split(model)
     (targets, weights, stacked, start), (state, step_size, key) = _spread(
         (np.pad(targets, (0, pad)).astype(np.int32), weights, stacked, np.clip(start, 0, 1).astype(np.float32)),
@@ -361,7 +338,7 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
     ``INVERSION_LAYERS``) and ``tv_weight`` are one value for all images or one per
     image, so one call can sweep layers and weights.
     """
-    _check_model(model)
+    cnn.check_shape_cnn(model)
     images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
     n = images.shape[0]
     layers = [layer] * n if isinstance(layer, str) else list(layer)
@@ -375,13 +352,13 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
         raise ValueError(f"tv_weight must be a number >= 0 or one per image ({n}), got {tv_weight!r}")
     steps = checks.positive_int("steps", steps)
     learning_rate = checks.non_negative_float("learning_rate", learning_rate)
-    size = _padded(n)
+    size = cnn.padded_batch_size(n)
     pad = size - n
     originals = np.concatenate([np.asarray(images, np.float32), np.repeat(np.asarray(images[:1], np.float32), pad, 0)])
     weights = np.zeros((size, len(INVERSION_LAYERS)), np.float32)
     weights[np.arange(n), [INVERSION_LAYERS.index(name) for name in layers]] = 1.0
     rng = np.random.default_rng(seed)
-    start = originals.mean() + 0.01 * rng.standard_normal(originals.shape)
+    start = originals.mean() + INVERSION_START_NOISE * rng.standard_normal(originals.shape)
     graphdef, state = nnx.split(model)
     batch, (state, learning_rate) = _spread(
         (originals, weights, np.pad(tv, (0, pad)), np.clip(start, 0, 1).astype(np.float32)),
@@ -403,221 +380,10 @@ def relative_error(reconstructions, originals) -> np.ndarray:
 
 # --- the dataset-centric view -------------------------------------------------------
 
-def receptive_field(layer: str) -> tuple[int, int]:
-    """``(size, stride)`` of a unit of ``layer`` ('act1' or 'act2') on the input image.
-
-    A unit at (i, j) of the layer sees input rows ``stride * i + offset`` to
-    ``+ size - 1`` (see :func:`patch_origin`). conv1 is 5x5 at stride 1; conv2 is
-    3x3 on the 2x2-pooled map, so it reaches one pooled cell (two pixels) further on
-    each side of a 6x6 block: 10x10 at stride 2.
-    """
-    checks.one_of("layer", layer, {"act1", "act2"})
-    k1, k2 = cnn.KERNELS
-    if layer == "act1":
-        return k1, 1
-    return (k1 - 1) + cnn.POOL * k2, cnn.POOL
-
-
-def patch_origin(layer: str, row: int, col: int) -> tuple[int, int]:
-    """Input (row, col) of the top-left pixel that unit (row, col) of ``layer`` sees ('SAME' padding)."""
-    size, stride = receptive_field(layer)
-    k1, k2 = cnn.KERNELS
-    if layer == "act1":
-        return row - k1 // 2, col - k1 // 2
-    # act2 at i reads pool1 cells i-1..i+1, pool1 cell p covers act1 rows 2p, 2p+1,
-    # and act1 row q reads input rows q-2..q+2.
-    return stride * (row - k2 // 2) - k1 // 2, stride * (col - k2 // 2) - k1 // 2
-
-
-@dataclasses.dataclass(frozen=True)
-class TopPatches:
-    """The inputs that excite one channel most: patches, their activations and where they came from."""
-
-    patches: np.ndarray
-    """(k, size, size) input patches, the unit's receptive field (zeros beyond the image's border)."""
-    activations: np.ndarray
-    """(k,) the channel's largest activation in each image, in decreasing order."""
-    images: np.ndarray
-    """(k,) row numbers of the images in the data set."""
-    positions: np.ndarray
-    """(k, 2) the (row, col) of the strongest unit in the layer's map."""
-
-
-def top_patches(model, images, layer: str, channel: int, *, k: int = 9, batch_size: int = 1000) -> TopPatches:
-    """The ``k`` images whose strongest ``layer`` unit of ``channel`` fires most, cut to its receptive field.
-
-    Each image contributes at most one patch (at its strongest position), so the
-    gallery shows ``k`` different images.
-    """
-    _check_model(model)
-    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    checks.one_of("layer", layer, {"act1", "act2"})
-    channels = cnn.CHANNELS[0 if layer == "act1" else 1]
-    channel = checks.non_negative_int("channel", channel)
-    if channel >= channels:
-        raise ValueError(f"channel must be in 0..{channels - 1} for {layer}, got {channel}")
-    k = checks.positive_int("k", k)
-    if k > images.shape[0]:
-        raise ValueError(f"k must be at most the number of images ({images.shape[0]}), got {k}")
-    maps = layer_maps(model, images, layer, batch_size=batch_size)[..., channel]
-    flat = maps.reshape(len(maps), -1)
-    best = flat.max(axis=1)
-    order = np.argsort(-best, kind="stable")[:k]
-    positions = np.stack(np.unravel_index(flat[order].argmax(axis=1), maps.shape[1:]), axis=1)
-    size, _ = receptive_field(layer)
-    padded = np.pad(np.asarray(images)[..., 0], ((0, 0), (size, size), (size, size)))
-    patches = []
-    for i, (r, c) in zip(order, positions):
-        r0, c0 = patch_origin(layer, int(r), int(c))
-        patches.append(padded[i, r0 + size:r0 + 2 * size, c0 + size:c0 + 2 * size])
-    return TopPatches(np.stack(patches), best[order], order, positions)
-
-
-@functools.partial(nnx.jit, static_argnames=("layer",))
-def _layer_maps(model, x, *, layer):
-    return model.features(x, upto=layer)[layer]
-
-
-def layer_maps(model, images, layer: str, *, batch_size: int = 1000) -> np.ndarray:
-    """The output of ``layer`` (a name from ``cnn.LAYERS``) for every image, computed compiled, in batches."""
-    _check_model(model)
-    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    checks.one_of("layer", layer, set(cnn.LAYERS))
-    batch_size = checks.positive_int("batch_size", batch_size)
-    return np.concatenate([np.asarray(_layer_maps(model, jnp.asarray(images[s:s + batch_size]), layer=layer))
-                           for s in range(0, images.shape[0], batch_size)])
-
 
 # --- an independent classifier ------------------------------------------------------
-
-class JudgeCNN(nnx.Module):
-    """A second shape classifier of another design, to judge synthesised images.
-
-    ``ShapeCNN`` uses 5x5 then 3x3 kernels, max-pooling and a global max; this one
-    uses three 3x3 convolutions (12, 24, 32 channels) with 2x2 *average* pooling and
-    a global *average* before its dense head. Trained on the same images with another
-    seed, it shares the data but not the weights or the inductive bias.
-    """
-
-    def __init__(self, *, rngs: nnx.Rngs, n_classes: int = shapes.N_CLASSES):
-        n_classes = checks.positive_int("n_classes", n_classes, minimum=2)
-        self.conv1 = nnx.Conv(1, 12, kernel_size=(3, 3), padding="SAME", rngs=rngs)
-        self.conv2 = nnx.Conv(12, 24, kernel_size=(3, 3), padding="SAME", rngs=rngs)
-        self.conv3 = nnx.Conv(24, 32, kernel_size=(3, 3), padding="SAME", rngs=rngs)
-        self.head = nnx.Linear(32, n_classes, rngs=rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        pool = functools.partial(nnx.avg_pool, window_shape=(2, 2), strides=(2, 2), padding="VALID")
-        h = pool(jax.nn.relu(self.conv1(x)))
-        h = pool(jax.nn.relu(self.conv2(h)))
-        h = jax.nn.relu(self.conv3(h))
-        return self.head(h.mean(axis=(1, 2)))
-
-
-@nnx.jit
-def _softmax(model, x):
-    return jax.nn.softmax(model(x), axis=-1)
-
-
-def probabilities(model, images) -> np.ndarray:
-    """Softmax class probabilities (n, classes) of any classifier of (n, 32, 32, 1) images."""
-    if not isinstance(model, nnx.Module):
-        raise TypeError(f"model must be an NNX classifier, got {type(model).__name__}")
-    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    n = images.shape[0]
-    pad = _padded(n) - n  # one compiled program for 1-8 images, like the ascent
-    x = np.concatenate([np.asarray(images, np.float32), np.zeros((pad, *images.shape[1:]), np.float32)])
-    return np.asarray(_softmax(model, jnp.asarray(x)))[:n]
 
 
 # --- the explorer ---------------------------------------------------------------------
 
-EXPLORER_TARGETS = tuple(f"class: {name}" for name in shapes.CLASS_NAMES) + tuple(
-    f"act2 channel {c}" for c in range(cnn.CHANNELS[1]))
-"""The explorer's menu: a class score, or a layer-2 channel's mean activation."""
-EXPLORER_STEPS = 100
-"""Ascent steps per explorer move (step size ``EXPLORER_STEP_SIZE``): notebook 12's settings."""
-EXPLORER_STEP_SIZE = 0.04
 
-
-def explorer_target(target: str) -> tuple[str, int]:
-    """``(layer, unit)`` of a menu entry of ``EXPLORER_TARGETS``."""
-    checks.one_of("target", target, set(EXPLORER_TARGETS))
-    if target.startswith("class: "):
-        return "logits", shapes.CLASS_NAMES.index(target.removeprefix("class: "))
-    return "act2", int(target.rsplit(" ", 1)[1])
-
-
-def synthesis_explorer_figure():
-    """Figure for the explorer: the synthesised image (left), both classifiers' probabilities (right)."""
-    import matplotlib.pyplot as plt
-
-    fig, (ax_image, ax_prob) = plt.subplots(1, 2, figsize=(8, 3.4), width_ratios=(1, 1.5), constrained_layout=True)
-    image = ax_image.imshow(np.zeros((shapes.SIZE, shapes.SIZE)), cmap="gray", vmin=0, vmax=1,
-                            interpolation="nearest")
-    ax_image.set_xticks([])
-    ax_image.set_yticks([])
-    title = ax_image.set_title(" ", fontsize=10)
-    x = np.arange(shapes.N_CLASSES)
-    own = ax_prob.bar(x - 0.2, np.zeros(shapes.N_CLASSES), 0.4, color="tab:blue", label="the model that made it")
-    judge = ax_prob.bar(x + 0.2, np.zeros(shapes.N_CLASSES), 0.4, color="tab:orange", label="independent judge")
-    ax_prob.set_ylim(0, 1.35)  # room above the bars for the legend
-    ax_prob.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-    ax_prob.set_xticks(x, shapes.CLASS_NAMES)
-    ax_prob.set_xlabel("class")
-    ax_prob.set_ylabel("probability")
-    ax_prob.set_title("what the two classifiers see")
-    ax_prob.legend(loc="upper center", ncol=2, fontsize=9)
-    plt.close(fig)  # shown by the explorer, not by the inline backend
-    return fig, {"image": image, "title": title, "own": list(own), "judge": list(judge)}
-
-
-def update_synthesis_explorer(artists: dict, model, judge, target: str, decay: float, blur_sigma: float,
-                              clip_percentile: float, jitter: int) -> np.ndarray:
-    """Synthesise the image for ``target`` under these regulariser strengths, draw it; return it (32, 32, 1)."""
-    layer, unit = explorer_target(target)
-    regs = Regularisers(decay=decay, blur_sigma=blur_sigma, norm_percentile=clip_percentile,
-                        contribution_percentile=clip_percentile, jitter=int(jitter))
-    image = maximise(model, [unit], layer=layer, regularisers=regs, steps=EXPLORER_STEPS,
-                     step_size=EXPLORER_STEP_SIZE)[0]
-    own, other = probabilities(model, image[None])[0], probabilities(judge, image[None])[0]
-    artists["image"].set_data(image[..., 0])
-    for bars, p in ((artists["own"], own), (artists["judge"], other)):
-        for bar, value in zip(bars, p):
-            bar.set_height(float(value))
-    hf = high_frequency_share(image[None])[0]
-    artists["title"].set_text(f"{target}\nmodel: {shapes.CLASS_NAMES[own.argmax()]}, "
-                              f"judge: {shapes.CLASS_NAMES[other.argmax()]}; high-freq. {hf:.2f}")
-    return image
-
-
-EXPLORER_CONTROLS = widgets.SYNTHESIS.controls
-EXPLORER_DEFAULTS = widgets.SYNTHESIS.defaults
-
-
-def synthesis_scene(model, judge):
-    """The explorer's figure, moving artists, update(**controls) and menu options (for ``widgets.Explorer``)."""
-    fig, artists = synthesis_explorer_figure()
-    moving = [artists["image"], artists["title"], artists["own"], artists["judge"]]
-
-    def update(target, decay, blur_sigma, clip_percentile, jitter):
-        update_synthesis_explorer(artists, model, judge, target, decay, blur_sigma, clip_percentile, jitter)
-
-    return fig, moving, update, {"target": list(EXPLORER_TARGETS)}
-
-
-def example_models() -> tuple:
-    """Untrained stand-ins (a ShapeCNN and a JudgeCNN) for tests and benchmarks of the explorer."""
-    return cnn.ShapeCNN(rngs=nnx.Rngs(0)), JudgeCNN(rngs=nnx.Rngs(1))
-
-
-SYNTHESIS = widgets.SYNTHESIS  # the registry entry (widgets.EXPLORERS)
-
-
-def synthesis_explorer(model, judge, target: str = EXPLORER_DEFAULTS["target"],
-                       decay: float = EXPLORER_DEFAULTS["decay"], blur_sigma: float = EXPLORER_DEFAULTS["blur_sigma"],
-                       clip_percentile: float = EXPLORER_DEFAULTS["clip_percentile"],
-                       jitter: int = EXPLORER_DEFAULTS["jitter"]):
-    """A menu (class or layer-2 channel) and regulariser sliders -> the synthesised image and both verdicts."""
-    return SYNTHESIS.widget(model, judge, target=target, decay=decay, blur_sigma=blur_sigma,
-                            clip_percentile=clip_percentile, jitter=jitter)

@@ -1,6 +1,6 @@
 """Small plotting helpers so every figure of the course looks the same.
 
-Used by notebooks 01-06 (and by ``animation`` and ``widgets``).
+Used by notebooks 01-06 (and by ``animations`` and ``explorers``).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import checks
+from ..core import checks
 from .data import N_POINTS, PATCH, WINDOW_STARTS, X
 
 WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")

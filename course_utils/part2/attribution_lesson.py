@@ -1,25 +1,29 @@
-"""The attribution explorer of notebook 11: pick an image and a method, see the map and the shape's outline.
+"""Notebook 11's explorer and exercises: pick an image and a method, see the map and the shape's outline.
 
-Used by notebook 11 (seeing inside a CNN).
-
-Like every explorer of the course (see :mod:`course_utils.widgets`) it has three
-parts: :func:`attribution_explorer_figure` builds the figure, :func:`update_attribution_explorer`
+The reusable parts are :mod:`course_utils.part2.attribution` (the methods and their
+scores) and :mod:`course_utils.part2.sanity` (the sanity checks). The explorer
+follows the contract of :mod:`course_utils.display.explorer`:
+:func:`attribution_explorer_figure` builds the figure, :func:`update_attribution_explorer`
 is a plain function that redraws it for one image and method (tests call it
-without a browser), and :func:`attribution_explorer` wires a slider and a menu to it
-through ``widgets.interactive_figure``. The maps are computed once beforehand
-(``sanity.attribution_maps``), so moving the slider only redraws.
+without a browser), and :func:`attribution_explorer` wires a slider and a menu to
+it. The maps are computed once beforehand (``sanity.attribution_maps``), so moving
+the slider only redraws.
 """
 
 from __future__ import annotations
 
+import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from . import attribution, sanity, shapes, widgets
 
-IMAGES = widgets.ATTRIBUTION_IMAGES
-"""How many images the explorer's slider runs over (the first ones passed)."""
+from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call attribution_lesson.solution)
+from ..display.explorer import Control, Explorer
+from . import attribution, sanity, shapes
+
+IMAGES = 50
+"""How many images the explorer's slider runs over (notebook 11 passes its first 50)."""
 OUTLINE_COLOR = "tab:green"
 
 
@@ -49,7 +53,7 @@ def mask_outline(mask) -> np.ndarray:
 def attribution_explorer_figure():
     """Figure: the image (left) and the chosen map (right), each with the shape's outline."""
     fig, (ax_image, ax_map) = plt.subplots(1, 2, figsize=(8, 4), constrained_layout=True)
-    blank = np.zeros((shapes.SIZE, shapes.SIZE))
+    blank = np.zeros((shapes.IMAGE_SIZE, shapes.IMAGE_SIZE))
     image = ax_image.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     heat = ax_map.imshow(blank, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fig.colorbar(heat, ax=ax_map, shrink=0.8, label="attribution / max |attribution|")
@@ -68,8 +72,8 @@ def attribution_explorer_figure():
 
 def _checked_inputs(images, labels, masks, maps):
     images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != (shapes.SIZE, shapes.SIZE, 1):
-        raise ValueError(f"images must have shape (n, {shapes.SIZE}, {shapes.SIZE}, 1), got {images.shape}")
+    if images.ndim != 4 or images.shape[1:] != (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 1):
+        raise ValueError(f"images must have shape (n, {shapes.IMAGE_SIZE}, {shapes.IMAGE_SIZE}, 1), got {images.shape}")
     n = images.shape[0]
     labels, masks = np.asarray(labels), np.asarray(masks)
     if labels.shape != (n,) or masks.shape != images.shape[:3] or masks.dtype != bool:
@@ -105,7 +109,7 @@ def update_attribution_explorer(artists: dict, images, labels, masks, maps: dict
 
 
 def attribution_scene(images, labels, masks, maps):
-    """``(figure, moving artists, update(image, method), menu options)`` for ``widgets.interactive_figure``."""
+    """``(figure, moving artists, update(image, method), menu options)``: the explorer's scene."""
     images, labels, masks = _checked_inputs(images, labels, masks, maps)
     n = min(IMAGES, images.shape[0])
     images, labels, masks = images[:n], labels[:n], masks[:n]
@@ -126,14 +130,78 @@ def example_inputs() -> tuple:
     return images, labels, masks, {name: rng.normal(size=masks.shape) for name in sanity.METHODS}
 
 
-ATTRIBUTION = widgets.ATTRIBUTION  # the registry entry (widgets.EXPLORERS)
+ATTRIBUTION_EXPLORER = Explorer(
+    "attribution", "11_seeing_inside_a_cnn.ipynb", __name__, "attribution_explorer", attribution_scene,
+    (Control("image", 0, IMAGES - 1), Control("method")), {"image": 0, "method": "guided backprop"},
+    ("images", "labels", "masks", "maps"), examples=example_inputs)
 
 
-def attribution_explorer(images, labels, masks, maps: dict, image: int = ATTRIBUTION.defaults["image"],
-                         method: str = ATTRIBUTION.defaults["method"]):
+def attribution_explorer(images, labels, masks, maps: dict, image: int = ATTRIBUTION_EXPLORER.defaults["image"],
+                         method: str = ATTRIBUTION_EXPLORER.defaults["method"]) -> ipywidgets.Widget:
     """A slider over the first :data:`IMAGES` images and a menu of methods -> the map with the shape's outline.
 
     ``maps`` is method name -> maps (n, 32, 32) of those images, e.g. from
     ``sanity.attribution_maps``. Only the images, maps, outlines and titles redraw.
     """
-    return ATTRIBUTION.widget(images, labels, masks, maps, image=image, method=method)
+    return ATTRIBUTION_EXPLORER.widget(images, labels, masks, maps, image=image, method=method)
+# --- exercises -------------------------------------------------------------------
+
+RELU_X = np.array([-1.0, 2.0, 0.5, -0.3, 1.5])
+"""Notebook 11's exercise 1: the forward input of a ReLU, one value per unit ..."""
+RELU_G = np.array([0.4, -0.7, 0.9, 0.6, 0.2])
+"""... and the signal arriving at it from above in the backward pass."""
+
+
+def check_relu_rules(answer):
+    """Exercise: what the gradient, the deconvnet and guided backprop pass back through a ReLU at RELU_X, RELU_G."""
+    import jax
+
+
+    def passed(relu):
+        _, backward = jax.vjp(relu, RELU_X)
+        return np.asarray(backward(RELU_G)[0])
+
+    expected = [passed(jax.nn.relu), passed(attribution.deconvnet_relu), passed(attribution.guided_relu)]
+    return verdict(answer, expected, what="three 5-vectors: (gradient, deconvnet, guided backprop)")
+
+
+@solves
+def solve_relu_rules():
+    x, g = RELU_X, RELU_G
+    gradient = np.where(x > 0, g, 0.0)  # the chain rule: the ReLU's slope is 1 where its input was positive
+    deconvnet = np.maximum(g, 0.0)  # Zeiler & Fergus: rectify the signal, forget the forward pass
+    guided = np.where((x > 0) & (g > 0), g, 0.0)  # Springenberg et al.: both tests
+    return gradient, deconvnet, guided
+
+
+def check_chance_share(answer):
+    """Exercise: the on-object share of a flat map for a 6x6 square in a 32x32 shape image (mask dilated by 1)."""
+
+    mask = np.zeros((1, shapes.IMAGE_SIZE, shapes.IMAGE_SIZE), dtype=bool)
+    mask[0, 10:16, 20:26] = True
+    return verdict(answer, attribution.on_object_share(np.ones((1, shapes.IMAGE_SIZE, shapes.IMAGE_SIZE)), mask)[0], what="one number in [0, 1]")
+
+
+@solves
+def solve_chance_share():
+    # dilating by one pixel grows the 6x6 square to 8x8; a flat map puts the same mass on every pixel
+    return (6 + 2) ** 2 / shapes.IMAGE_SIZE**2
+
+
+def check_joint_zero_share(answer):
+    """Exercise: Spearman's rho of |a| = (0, 0, 0, 0, 1, 2) and |b| = (0, 0, 0, 0, 2, 1), and its share from joint zeros."""
+
+    a = np.array([[[0, 0, 0, 0, 1, 2]]], dtype=float)
+    b = np.array([[[0, 0, 0, 0, 2, 1]]], dtype=float)
+    rho = sanity.stage_correlations({"m": a}, {"s": {"m": b}})["m"][0, 0]
+    return verdict(answer, [rho, sanity.joint_zero_share(a, b)[0]], what="a pair: (rho, share from joint zeros)")
+
+
+@solves
+def solve_joint_zero_share():
+    # the four tied zeros share ranks 1-4: each gets 2.5; the mean rank of 6 values is 3.5
+    ranks_a = np.array([2.5, 2.5, 2.5, 2.5, 5, 6]) - 3.5
+    ranks_b = np.array([2.5, 2.5, 2.5, 2.5, 6, 5]) - 3.5
+    terms = ranks_a * ranks_b
+    rho = terms.sum() / np.sqrt((ranks_a**2).sum() * (ranks_b**2).sum())
+    return rho, terms[:4].sum() / terms.sum()

@@ -1,6 +1,7 @@
 """Animations: how three scaled filters add up to an output, and how training shapes them.
 
-Used by notebooks 02 (:func:`training_animation`) and 03 (:func:`decoder_animation`).
+Used by notebooks 02 (:func:`training_animation`), 03 (:func:`decoder_animation`) and
+06 (:func:`painting_animation`).
 
 The decoder animation has four panels: the code as a point (x = c1, y = c2, marker
 size = |c3|, filled when c3 > 0), the raw filters, the filters scaled by the code
@@ -8,7 +9,7 @@ with their sum (the output), and a family of outputs for several values of c3 wi
 the current one highlighted. The training animation shows the loss band of all
 seeds with the current step marked, and one seed's encoder and decoder filters at
 that step. Both draw their frames with matplotlib and return a small,
-self-contained HTML player (:func:`html_player`): every frame an inline 64-colour
+self-contained HTML player (:func:`course_utils.display.player.html_player`): every frame an inline 64-colour
 PNG, buttons drawn as inline SVG, a few lines of JavaScript, nothing loaded from
 the network, so it plays offline, in JupyterLab and in the static copy
 (``make html``).
@@ -16,23 +17,15 @@ the network, so it plays offline, in JupyterLab and in the static copy
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import json
-import numbers
-
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.artist import Artist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from PIL import Image
 
-from . import checks, data, deconv
+from ..core import checks, deconv
+from ..display.frames import render_frames
+from ..display.player import html_player
+from . import data
 from .plotting import WINDOW_COLORS, loss_band, patch_axes, scaled_filter_lines, set_scaled_filters
 
-PALETTE_COLORS = 64
-"""Colours of each stored frame (a palette PNG: a quarter of a full-colour PNG's size)."""
 
 FAMILY_C3 = (-0.6, -0.3, 0.0, 0.3, 0.6)
 """The values of c3 drawn in the "family of outputs" panel."""
@@ -149,49 +142,6 @@ def draw_frame(artists: dict, code) -> np.ndarray:
     return output
 
 
-def moving_artists(artists) -> list:
-    """The matplotlib artists in ``artists`` (nested dicts and lists): what frames change."""
-    found = []
-    for value in artists.values() if isinstance(artists, dict) else artists:
-        if isinstance(value, (dict, list)):
-            found += moving_artists(value)
-        elif isinstance(value, Artist):
-            found.append(value)
-    return found
-
-
-def render_frames(fig, artists: dict, frames, *, draw=draw_frame) -> list[bytes]:
-    """Draw ``fig`` once per item of ``frames`` with ``draw(artists, item)``; return palette PNGs (bytes).
-
-    The still parts (axes, ticks, legends) are drawn once into a background; each
-    frame restores it and draws only the artists in ``artists`` (which ``draw``
-    changes), about 20 times faster than drawing every frame in full. The figure
-    keeps the layout of the first frame's draw.
-    """
-    if len(frames) == 0:
-        raise ValueError("frames must hold at least one item to draw, got none")
-    canvas = FigureCanvasAgg(fig)  # renders off-screen, whatever the notebook's backend
-    moving = sorted(moving_artists(artists), key=lambda artist: artist.get_zorder())
-    for artist in moving:
-        artist.set_animated(True)  # left out of the background, drawn per frame
-    draw(artists, frames[0])  # the panels are laid out with real data
-    canvas.draw()
-    fig.set_layout_engine("none")  # keep that layout for every frame
-    background = canvas.copy_from_bbox(fig.bbox)
-    pngs = []
-    for item in frames:
-        draw(artists, item)
-        canvas.restore_region(background)
-        for artist in moving:
-            fig.draw_artist(artist)
-        frame = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
-        png = io.BytesIO()
-        # 64 colours by fast octree: 7x faster than 32 by Pillow's default median cut
-        # (with optimize), truer colours, 4% more bytes.
-        frame.quantize(colors=PALETTE_COLORS, method=Image.Quantize.FASTOCTREE).save(png, format="png")
-        pngs.append(png.getvalue())
-    return pngs
-
 
 def decoder_animation(model, codes, *, fps: float = 6, dpi: int = 96) -> str:
     """Animate the decoder of ``model`` over ``codes`` (frames, 3), e.g. from :func:`sweep`.
@@ -206,7 +156,7 @@ def decoder_animation(model, codes, *, fps: float = 6, dpi: int = 96) -> str:
     filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
     fig, artists = decoder_figure(filters, bias, ylim=output_limit(filters, bias, codes), dpi=dpi)
     try:
-        frames = render_frames(fig, artists, codes)
+        frames = render_frames(fig, artists, codes, draw_frame)
     finally:
         plt.close(fig)  # shown through the HTML player, not as a still
     return html_player(frames, fps=fps, alt="the decoder's four panels, one frame per code")
@@ -274,91 +224,6 @@ def training_animation(result, *, seed_index: int = 0, bar: float | None = None,
     finally:
         plt.close(fig)
     return html_player(pngs, fps=fps, alt="training: the loss so far and one seed's filters")
-
-# Button symbols as inline SVG (16 x 16, drawn in the text colour): they show in any
-# browser, with no icon font and no network.
-_ICONS = {
-    "first": '<rect x="2" y="3" width="2" height="10"/><path d="M14 3v10L5 8z"/>',
-    "previous": '<path d="M11 2.5 5 8l6 5.5" fill="none" stroke="currentColor" stroke-width="2.2"/>',
-    "play": '<path d="M4 2.5v11L13.5 8z"/>',
-    "pause": '<rect x="3.5" y="3" width="3" height="10"/><rect x="9.5" y="3" width="3" height="10"/>',
-    "next": '<path d="M5 2.5 11 8l-6 5.5" fill="none" stroke="currentColor" stroke-width="2.2"/>',
-    "last": '<path d="M2 3v10L11 8z"/><rect x="12" y="3" width="2" height="10"/>',
-}
-_BUTTONS = (("first", "First frame"), ("previous", "Previous frame"), ("play", "Play"), ("next", "Next frame"),
-            ("last", "Last frame"))
-
-_PLAYER_STYLE = (
-    ".course-animation{display:inline-block;max-width:100%}"
-    ".course-animation img{display:block;max-width:100%;height:auto}.course-animation img[hidden]{display:none}"
-    ".course-animation-controls{display:flex;align-items:center;gap:6px;margin:6px 0 2px}"
-    ".course-animation-controls button{width:2.2em;height:2em;padding:0;display:inline-flex;align-items:center;"
-    "justify-content:center;border:1px solid #888;border-radius:4px;background:#fff;color:#222;cursor:pointer}"
-    ".course-animation-controls button:hover{background:#eee}"
-    ".course-animation-controls svg{width:1em;height:1em;fill:currentColor}"
-    ".course-animation-controls input{flex:1;min-width:6em}"
-    ".course-animation-controls output{font:0.85em monospace;min-width:4.5em;text-align:right}"
-)
-
-# Finds its own player (the element just before this script), so it needs no ids; the
-# frames are <img> elements, and the first shows even where scripts do not run.
-_PLAYER_SCRIPT = """(() => {
-  const root = document.currentScript.previousElementSibling, fps = %s;
-  const frames = root.querySelectorAll("img"), slider = root.querySelector("input");
-  const counter = root.querySelector("output"), play = root.querySelector("button[data-action=play]");
-  let index = 0, timer = null;
-  const show = (i) => {
-    frames[index].hidden = true;
-    index = (i + frames.length) %% frames.length;
-    frames[index].hidden = false;
-    slider.value = index;
-    counter.textContent = (index + 1) + " / " + frames.length;
-  };
-  const setPlaying = (playing) => {
-    clearInterval(timer);
-    timer = playing ? setInterval(() => show(index + 1), 1000 / fps) : null;
-    play.title = playing ? "Pause" : "Play";
-    play.querySelector("[data-icon=play]").style.display = playing ? "none" : "";
-    play.querySelector("[data-icon=pause]").style.display = playing ? "" : "none";
-  };
-  const actions = {first: () => show(0), previous: () => show(index - 1), next: () => show(index + 1),
-                   last: () => show(frames.length - 1)};
-  root.querySelectorAll("button[data-action]").forEach((button) => {
-    const action = button.dataset.action;
-    button.onclick = () => action === "play" ? setPlaying(timer === null) : (setPlaying(false), actions[action]());
-  });
-  slider.oninput = () => { setPlaying(false); show(Number(slider.value)); };
-})();"""
-
-
-def _icon(name: str, hidden: bool = False) -> str:
-    style = ' style="display:none"' if hidden else ""
-    return (f'<svg viewBox="0 0 16 16" aria-hidden="true" data-icon="{name}"{style}>'
-            f"{_ICONS[name]}</svg>")
-
-
-def html_player(frames: list[bytes], *, fps: float = 6, alt: str = "animation frame") -> str:
-    """A self-contained HTML player for PNG ``frames`` (bytes): loops, with buttons and a slider.
-
-    Nothing is loaded from the network; the output is the same for the same frames.
-    """
-    if not isinstance(frames, (list, tuple)) or not frames or not all(isinstance(f, bytes) for f in frames):
-        raise TypeError(f"frames must be a non-empty list of PNG bytes, got {type(frames).__name__}")
-    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps <= 60:
-        raise ValueError(f"fps must be a number in (0, 60], got {fps!r}")
-    width, height = Image.open(io.BytesIO(frames[0])).size
-    images = "\n".join(
-        f'<img src="data:image/png;base64,{base64.b64encode(frame).decode("ascii")}" width="{width}" '
-        f'height="{height}" alt="{html.escape(alt)}, frame {i + 1} of {len(frames)}"{" hidden" * (i > 0)}>'
-        for i, frame in enumerate(frames))
-    buttons = "".join(
-        f'<button type="button" title="{title}" data-action="{action}">{_icon(action)}'
-        f'{_icon("pause", hidden=True) if action == "play" else ""}</button>' for action, title in _BUTTONS)
-    controls = (f'<div class="course-animation-controls">{buttons}'
-                f'<input type="range" min="0" max="{len(frames) - 1}" value="0" step="1" aria-label="frame">'
-                f"<output>1 / {len(frames)}</output></div>")
-    return (f"<style>{_PLAYER_STYLE}</style>\n<div class=\"course-animation\">\n{images}\n{controls}\n</div>\n"
-            f"<script>{_PLAYER_SCRIPT % json.dumps(float(fps))}</script>\n")
 
 
 # --- notebook 06: three windows paint the whole curve --------------------------------

@@ -19,7 +19,7 @@ the same pixels share those tied ranks and correlate for that reason alone.
 :func:`joint_zero_part` measures how much of a correlation comes from such pixels,
 and :func:`correlation_where_nonzero` recomputes it without them.
 
-:func:`attribution_maps` computes every method of :mod:`course_utils.attribution`
+:func:`attribution_maps` computes every method of :mod:`course_utils.part2.attribution`
 for a batch in one compiled program, so that the many models of a sanity check
 (which share one structure) reuse it.
 """
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 from flax import nnx
-from scipy import stats
 
-from . import attribution, checks, cnn
+from ..core import checks
+from . import attribution, cnn
 
 METHODS = ("saliency", "gradient x input", "guided backprop", "deconvnet", "integrated gradients", "occlusion")
 """The attribution methods compared in notebook 11, in the order of its table."""
@@ -143,6 +143,8 @@ def joint_zero_part(maps_a, maps_b) -> np.ndarray:
     rest. Zeros hold the lowest (tied) ranks in both maps, so each such pixel adds a
     positive term: the maps agree on where nothing happens. NaN where a map is constant.
     """
+    from scipy import stats  # imported here: a third of the package's import time
+
     a, b = _pair(maps_a, maps_b)
     a, b = np.abs(a), np.abs(b)
     ra = stats.rankdata(a, axis=1)
@@ -172,6 +174,8 @@ def correlation_where_nonzero(maps_a, maps_b) -> np.ndarray:
     ``scipy.stats.spearmanr`` per image; NaN where fewer than 3 such pixels remain or
     a map is constant on them.
     """
+    from scipy import stats  # imported here: a third of the package's import time
+
     a, b = _pair(maps_a, maps_b)
     a, b = np.abs(a), np.abs(b)
     out = np.full(a.shape[0], np.nan)

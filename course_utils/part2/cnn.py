@@ -1,4 +1,4 @@
-"""A small CNN that classifies the shapes of :mod:`course_utils.shapes`, as a Flax NNX module.
+"""A small CNN that classifies the shapes of :mod:`course_utils.part2.shapes`, as a Flax NNX module.
 
 Used by notebooks 11 (deconvnet, attribution, sanity checks) and 12 (activation
 maximisation, inversion, DeepDream).
@@ -23,18 +23,27 @@ a ReLU with a custom gradient (``attribution.guided_relu``,
 ``attribution.deconvnet_relu``) and calling plain ``jax.grad``.
 ``model.features(x, upto=name)`` returns every intermediate output by name
 (``LAYERS``), which is what the attribution and visualisation code reads.
+
+The dataset-centric view of notebook 12 reads the architecture too:
+:func:`receptive_field` and :func:`patch_origin` (which input pixels a unit sees),
+:func:`top_patches` (the patches that excite a unit most) and :func:`layer_maps`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
-from . import checks, shapes
+from ..core import checks
+from . import shapes
 
 LAYERS = ("conv1", "act1", "pool1", "conv2", "act2", "pool2", "gmax", "logits")
 """Names of the intermediate outputs of :meth:`ShapeCNN.features`, in forward order."""
@@ -174,3 +183,113 @@ def reinitialise(model: ShapeCNN, layers, *, seed: int) -> ShapeCNN:
     for name in layers:
         setattr(copy, name, getattr(fresh, name))
     return copy
+
+
+def receptive_field(layer: str) -> tuple[int, int]:
+    """``(size, stride)`` of a unit of ``layer`` ('act1' or 'act2') on the input image.
+
+    A unit at (i, j) of the layer sees input rows ``stride * i + offset`` to
+    ``+ size - 1`` (see :func:`patch_origin`). conv1 is 5x5 at stride 1; conv2 is
+    3x3 on the 2x2-pooled map, so it reaches one pooled cell (two pixels) further on
+    each side of a 6x6 block: 10x10 at stride 2.
+    """
+    checks.one_of("layer", layer, {"act1", "act2"})
+    k1, k2 = KERNELS
+    if layer == "act1":
+        return k1, 1
+    return (k1 - 1) + POOL * k2, POOL
+
+
+def patch_origin(layer: str, row: int, col: int) -> tuple[int, int]:
+    """Input (row, col) of the top-left pixel that unit (row, col) of ``layer`` sees ('SAME' padding)."""
+    size, stride = receptive_field(layer)
+    k1, k2 = KERNELS
+    if layer == "act1":
+        return row - k1 // 2, col - k1 // 2
+    # act2 at i reads pool1 cells i-1..i+1, pool1 cell p covers act1 rows 2p, 2p+1,
+    # and act1 row q reads input rows q-2..q+2.
+    return stride * (row - k2 // 2) - k1 // 2, stride * (col - k2 // 2) - k1 // 2
+
+
+@dataclasses.dataclass(frozen=True)
+class TopPatches:
+    """The inputs that excite one channel most: patches, their activations and where they came from."""
+
+    patches: np.ndarray
+    """(k, size, size) input patches, the unit's receptive field (zeros beyond the image's border)."""
+    activations: np.ndarray
+    """(k,) the channel's largest activation in each image, in decreasing order."""
+    images: np.ndarray
+    """(k,) row numbers of the images in the data set."""
+    positions: np.ndarray
+    """(k, 2) the (row, col) of the strongest unit in the layer's map."""
+
+
+def top_patches(model, images, layer: str, channel: int, *, k: int = 9, batch_size: int = 1000) -> TopPatches:
+    """The ``k`` images whose strongest ``layer`` unit of ``channel`` fires most, cut to its receptive field.
+
+    Each image contributes at most one patch (at its strongest position), so the
+    gallery shows ``k`` different images.
+    """
+    check_shape_cnn(model)
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    checks.one_of("layer", layer, {"act1", "act2"})
+    channels = CHANNELS[0 if layer == "act1" else 1]
+    channel = checks.non_negative_int("channel", channel)
+    if channel >= channels:
+        raise ValueError(f"channel must be in 0..{channels - 1} for {layer}, got {channel}")
+    k = checks.positive_int("k", k)
+    if k > images.shape[0]:
+        raise ValueError(f"k must be at most the number of images ({images.shape[0]}), got {k}")
+    maps = layer_maps(model, images, layer, batch_size=batch_size)[..., channel]
+    flat = maps.reshape(len(maps), -1)
+    best = flat.max(axis=1)
+    order = np.argsort(-best, kind="stable")[:k]
+    positions = np.stack(np.unravel_index(flat[order].argmax(axis=1), maps.shape[1:]), axis=1)
+    size, _ = receptive_field(layer)
+    padded = np.pad(np.asarray(images)[..., 0], ((0, 0), (size, size), (size, size)))
+    patches = []
+    for i, (r, c) in zip(order, positions):
+        r0, c0 = patch_origin(layer, int(r), int(c))
+        patches.append(padded[i, r0 + size:r0 + 2 * size, c0 + size:c0 + 2 * size])
+    return TopPatches(np.stack(patches), best[order], order, positions)
+
+
+@functools.partial(nnx.jit, static_argnames=("layer",))
+def _layer_maps(model, x, *, layer):
+    return model.features(x, upto=layer)[layer]
+
+
+def layer_maps(model, images, layer: str, *, batch_size: int = 1000) -> np.ndarray:
+    """The output of ``layer`` (a name from ``LAYERS``) for every image, computed compiled, in batches."""
+    check_shape_cnn(model)
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    checks.one_of("layer", layer, set(LAYERS))
+    batch_size = checks.positive_int("batch_size", batch_size)
+    return np.concatenate([np.asarray(_layer_maps(model, jnp.asarray(images[s:s + batch_size]), layer=layer))
+                           for s in range(0, images.shape[0], batch_size)])
+
+
+BATCH_MULTIPLE = 8
+"""Batches are padded to a multiple of this, so runs of 1-8 images share one compiled program."""
+
+
+def padded_batch_size(n: int) -> int:
+    """``n`` rounded up to a multiple of ``BATCH_MULTIPLE`` and of the number of CPU devices.
+
+    A single image (the explorer's) is not padded: it climbs alone on one device
+    (see :func:`course_utils.part2.synthesis.maximise`), 44 ms for 100 steps against 62 ms when padded to one image
+    per device, because a sharded program pays for its coordination at every step.
+    """
+    n = checks.positive_int("n", n)
+    if n == 1:
+        return 1
+    multiple = math.lcm(BATCH_MULTIPLE, len(jax.devices()))
+    return -(-n // multiple) * multiple
+
+
+def check_shape_cnn(model) -> None:
+    """Raise a ``TypeError`` unless ``model`` is a :class:`ShapeCNN` (or has its ``features()`` method)."""
+    if not isinstance(model, nnx.Module) or not hasattr(model, "features"):
+        raise TypeError("model must be a ShapeCNN (course_utils.part2.cnn): a network with features(x) -> "
+                        f"the named layers' outputs, got {type(model).__name__}")

@@ -43,9 +43,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
-from . import checks, cnn
+from ..core import checks
+from . import cnn
 
 # ---------------------------------------------------------------------------
 # ReLUs with the backward rules of the deconvnet and of guided backpropagation
@@ -279,6 +279,8 @@ def rank_correlation(maps_a, maps_b) -> np.ndarray:
     model's weights are randomised correlates highly with the original. Ties get
     their average rank; a constant map gives NaN.
     """
+    from scipy import stats  # imported here: a third of the package's import time
+
     a = np.asarray(maps_a, dtype=np.float64)
     b = np.asarray(maps_b, dtype=np.float64)
     if a.ndim < 2 or a.shape != b.shape:

@@ -23,7 +23,7 @@ import scipy.linalg
 import scipy.optimize
 from flax import nnx
 
-from . import checks
+from ..core import checks
 from .models import CODE_SIZE
 
 

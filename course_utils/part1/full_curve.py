@@ -33,7 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from . import checks, data, deconv
+from ..core import checks, deconv
+from . import data
 from .models import KERNEL, STRIDE
 
 FIXES = ("none", "halve", "halve_published", "taper", "normalise", "pad")

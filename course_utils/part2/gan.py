@@ -7,7 +7,7 @@ Used by notebook 10.
 - Models (Radford, Metz & Chintala 2016, "Unsupervised representation learning with
   deep convolutional generative adversarial networks"): a generator that paints a
   latent vector up to 2x2 -> 4x4 -> 8x8 with notebook 09's layers
-  (:class:`course_utils.upsampling.Upsample2x`): 3x3 transposed convolutions with
+  (:class:`course_utils.part2.upsampling.Upsample2x`): 3x3 transposed convolutions with
   stride 2 (``"transposed k3 s2"``), or nearest-neighbour resizing followed by a 3x3
   convolution (``"resize-conv"``, Odena, Dumoulin & Olah 2016); and a discriminator
   of strided convolutions with leaky ReLU. :class:`GAN` holds both, so
@@ -16,11 +16,9 @@ Used by notebook 10.
 - Judging samples without the discriminator: an independent classifier trained on
   real digits (class coverage, largest class share, confidence), the Frechet distance
   between pixel statistics, and distances to the nearest training image (copies?).
-  The checkerboard measures are notebook 09's (``upsampling.MEASURES``).
-- The latent explorer and the latent-walk animation follow the pattern of
-  :mod:`course_utils.widgets`: ``latent_explorer_figure()`` returns the artists,
-  ``update_latent_explorer()`` redraws them (tests call it), ``latent_explorer()``
-  wires two sliders (registered as ``widgets.DIGIT_LATENT``).
+  The checkerboard measures are notebook 09's (``checkerboard.MEASURES``).
+Notebook 10's figures, its latent explorer and the latent-walk animation are in
+:mod:`course_utils.part2.gan_lesson`.
 """
 
 from __future__ import annotations
@@ -33,10 +31,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from . import checks, upsampling, widgets
+from ..core import checks
+from . import upsampling
 
-SIZE = 8
-"""Digits are SIZE x SIZE pixels."""
+DIGIT_SIZE = 8
+"""Digits are DIGIT_SIZE x DIGIT_SIZE pixels."""
 LATENT = 16
 """Length of the generator's latent vector."""
 CLASSES = 10
@@ -85,7 +84,7 @@ def split(n: int, held_out: float = 0.25, *, seed: int = 0) -> tuple[np.ndarray,
 
 KINDS = ("transposed k3 s2", "resize-conv")
 """The generator's two ways to double the image size, notebook 09's layers
-(:class:`course_utils.upsampling.Upsample2x`): a 3x3 transposed convolution with
+(:class:`course_utils.part2.upsampling.Upsample2x`): a 3x3 transposed convolution with
 stride 2 (3 is not divisible by 2: uneven overlap, like Part I's kernel 7, stride 4),
 or nearest-neighbour resizing followed by a 3x3 convolution. Both have a 3x3 kernel
 from the same channels to the same channels: the same parameters, used differently."""
@@ -129,8 +128,8 @@ class Discriminator(nnx.Module):
         self.read = nnx.Linear(2 * 2 * 2 * channels, 1, rngs=rngs)
 
     def __call__(self, x):
-        if not hasattr(x, "ndim") or x.ndim != 4 or tuple(x.shape[1:]) != (SIZE, SIZE, 1):
-            raise ValueError(f"x must be digits of shape (n, {SIZE}, {SIZE}, 1), got {getattr(x, 'shape', x)}")
+        if not hasattr(x, "ndim") or x.ndim != 4 or tuple(x.shape[1:]) != (DIGIT_SIZE, DIGIT_SIZE, 1):
+            raise ValueError(f"x must be digits of shape (n, {DIGIT_SIZE}, {DIGIT_SIZE}, 1), got {getattr(x, 'shape', x)}")
         h = nnx.leaky_relu(self.conv1(x), 0.2)
         h = nnx.leaky_relu(self.conv2(h), 0.2)
         return self.read(h.reshape(x.shape[0], -1))[:, 0]
@@ -305,7 +304,7 @@ def uniform_noise(n: int, *, seed: int = 0) -> np.ndarray:
     """``n`` images (n, 8, 8, 1) of independent uniform pixels in [-1, 1]: a generator that learnt nothing."""
     n = checks.positive_int("n", n)
     seed = checks.non_negative_int("seed", seed)
-    return np.random.default_rng(seed).uniform(-1, 1, (n, SIZE, SIZE, 1)).astype(np.float32)
+    return np.random.default_rng(seed).uniform(-1, 1, (n, DIGIT_SIZE, DIGIT_SIZE, 1)).astype(np.float32)
 
 
 # --- samples over training ------------------------------------------------------------
@@ -335,155 +334,7 @@ def smoothed(values, window: int = 50) -> np.ndarray:
 
 # --- figures ------------------------------------------------------------------------
 
-def digit_grid(ax, images, *, columns: int = 10, labels=None, title: str = ""):
-    """Draw ``images`` (n, 8, 8[, 1]) as one grey mosaic on ``ax``, ink dark, one pixel gap."""
-    images = np.asarray(images, np.float32).reshape(-1, SIZE, SIZE)
-    columns = checks.positive_int("columns", columns)
-    rows = -(-len(images) // columns)
-    mosaic = np.full((rows * (SIZE + 1) - 1, columns * (SIZE + 1) - 1), np.nan, np.float32)
-    for k, image in enumerate(images):
-        r, c = divmod(k, columns)
-        mosaic[r * (SIZE + 1):r * (SIZE + 1) + SIZE, c * (SIZE + 1):c * (SIZE + 1) + SIZE] = image
-    ax.imshow(mosaic, cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
-    if labels is not None:
-        for k, label in enumerate(labels):
-            r, c = divmod(k, columns)
-            ax.text(c * (SIZE + 1) + SIZE / 2 - 0.5, r * (SIZE + 1) - 0.7, str(label), ha="center", va="bottom",
-                    fontsize=9, color="tab:blue")
-    ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
-def loss_figure(results: dict, *, window: int = 50):
-    """Both players' losses (mean +- std over seeds, smoothed) for each generator kind in ``results``."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(10, 3.4), sharey=True, constrained_layout=True)
-    for ax, (kind, result) in zip(np.atleast_1d(axes), results.items()):
-        steps = np.arange(window, result.losses.shape[1] + 1)
-        for p, (player, color) in enumerate(zip(PLAYERS, ("tab:red", "tab:blue"))):
-            curves = smoothed(result.losses[..., p], window)
-            mean, std = curves.mean(axis=0), curves.std(axis=0)
-            ax.plot(steps, mean, color=color, label=f"{player} (mean of {len(result.seeds)} seeds)")
-            ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.25, linewidth=0)
-        ax.axhline(2 * np.log(2), color="tab:red", ls=":", lw=1, label="2 ln 2: D cannot tell")
-        ax.axhline(np.log(2), color="tab:blue", ls=":", lw=1, label="ln 2: D says 50 % real")
-        ax.set_title(f"{kind}")
-        ax.set_xlabel("training step")
-    np.atleast_1d(axes)[0].set_ylabel(f"loss (nats, {window}-step average)")
-    fig.suptitle("the two players' losses (bands: +-1 std over seeds)", fontsize=11)
-    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
-    return fig
-
-
-def class_share_figure(coverages: dict):
-    """One bar chart of class shares per entry of ``coverages`` (name -> Coverage or list of them, one per seed)."""
-    import matplotlib.pyplot as plt
-
-    columns = min(3, len(coverages))
-    rows = -(-len(coverages) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(10, 3.0 * rows), sharey=True, squeeze=False,
-                             constrained_layout=True)
-    for ax in axes.flat[len(coverages):]:
-        ax.set_visible(False)
-    for ax, (name, cov) in zip(axes.flat, coverages.items()):
-        covs = cov if isinstance(cov, (list, tuple)) else [cov]
-        width = 0.8 / len(covs)
-        for s, c in enumerate(covs):
-            ax.bar(np.arange(CLASSES) - 0.4 + width * (s + 0.5), c.shares, width,
-                   label=f"seed {s}" if len(covs) > 1 else None)
-        ax.axhline(1 / CLASSES, color="black", ls=":", lw=1)
-        ax.set_xticks(range(CLASSES))
-        ax.set_xlabel("class the classifier picks")
-        ax.set_title(f"{name}\n{min(c.classes for c in covs)}-{max(c.classes for c in covs)} classes, "
-                     f"confidence {np.mean([c.confidence for c in covs]):.2f}", fontsize=10)
-        if len(covs) > 1:
-            ax.legend(fontsize=9, loc="upper right")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("share of the images")
-    return fig
-
 
 # --- explorer and animation -------------------------------------------------------------
 
-def latent_directions(seed: int = 0) -> np.ndarray:
-    """Two orthonormal directions (2, LATENT) in latent space, random but fixed by ``seed``."""
-    seed = checks.non_negative_int("seed", seed)
-    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((LATENT, 2)))
-    return q.T.astype(np.float32)
 
-
-def latent_explorer_figure():
-    """Figure for the latent explorer: the digit (left) and the classifier's probabilities (right)."""
-    import matplotlib.pyplot as plt
-
-    fig, (ax_digit, ax_prob) = plt.subplots(1, 2, figsize=(8.4, 3.4), width_ratios=(1, 1.6), constrained_layout=True)
-    image = ax_digit.imshow(np.zeros((SIZE, SIZE)), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
-    ax_digit.set_xticks([])
-    ax_digit.set_yticks([])
-    title = ax_digit.set_title(" ")
-    bars = ax_prob.bar(range(CLASSES), np.zeros(CLASSES), color="tab:blue")
-    ax_prob.set_ylim(0, 1)
-    ax_prob.set_xticks(range(CLASSES))
-    ax_prob.set_xlabel("digit class")
-    ax_prob.set_ylabel("classifier probability")
-    ax_prob.set_title("what the independent classifier sees")
-    plt.close(fig)  # shown by the explorer or the animation, not by the inline backend
-    return fig, {"image": image, "bars": list(bars), "title": title}
-
-
-def draw_digit(artists: dict, digit, probabilities, caption: str = "") -> None:
-    """Put one digit (8, 8[, 1]) and its class probabilities (CLASSES,) into the explorer's artists."""
-    artists["image"].set_data(np.asarray(digit).reshape(SIZE, SIZE))
-    for bar, p in zip(artists["bars"], probabilities):
-        bar.set_height(float(p))
-    best = int(np.argmax(probabilities))
-    artists["title"].set_text(f"{caption}classifier: {best} (p = {probabilities[best]:.2f})")
-
-
-def update_latent_explorer(artists: dict, generator, classifier, a: float, b: float, *, seed: int = 0) -> np.ndarray:
-    """Draw the digit at latent ``a * u + b * v`` (u, v from :func:`latent_directions`); return it (8, 8, 1)."""
-    u, v = latent_directions(seed)
-    digit = generate(generator, (a * u + b * v)[None])[0]
-    draw_digit(artists, digit, classifier.predict_proba(digit.reshape(1, -1))[0], f"a = {a:+.1f}, b = {b:+.1f}\n")
-    return digit
-
-
-def latent_explorer(generator, classifier, a: float = widgets.DIGIT_LATENT.defaults["a"],
-                    b: float = widgets.DIGIT_LATENT.defaults["b"]):
-    """Two sliders move the latent vector along two fixed directions; the digit follows.
-
-    Built from ``widgets.DIGIT_LATENT``: each move redraws only the digit, its title and the bars.
-    """
-    return widgets.DIGIT_LATENT.widget(generator, classifier, a=a, b=b)
-
-
-def latent_circle(frames: int = 36, *, seed: int = 0) -> np.ndarray:
-    """Latents (frames, LATENT) on a circle of radius sqrt(LATENT) in the plane of :func:`latent_directions`.
-
-    N(0, I) samples in LATENT dimensions have length close to sqrt(LATENT), so every
-    point of the walk is a typical latent, not the rarely drawn centre.
-    """
-    frames = checks.positive_int("frames", frames, minimum=2)
-    u, v = latent_directions(seed)
-    angles = np.linspace(0, 2 * np.pi, frames, endpoint=False)
-    return (np.sqrt(LATENT) * (np.cos(angles)[:, None] * u + np.sin(angles)[:, None] * v)).astype(np.float32)
-
-
-def latent_walk_animation(generator, classifier, latents, *, fps: float = 6) -> str:
-    """An offline HTML player of the digits along ``latents`` (frames, LATENT), e.g. :func:`latent_circle`."""
-    from . import animation
-
-    latents = checks.array("latents", latents, ndim=2, shape_hint=f"(frames, {LATENT})")
-    digits_ = generate(generator, latents)
-    probabilities = classifier.predict_proba(digits_.reshape(len(digits_), -1))
-    fig, artists = latent_explorer_figure()
-
-    def draw(artists, k):
-        draw_digit(artists, digits_[k], probabilities[k], f"step {k + 1} of {len(digits_)} around the circle\n")
-
-    frames = animation.render_frames(fig, artists, list(range(len(digits_))), draw=draw)
-    return animation.html_player(frames, fps=fps, alt="a digit from the generator along a circle in latent space")

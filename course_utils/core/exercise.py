@@ -1,0 +1,66 @@
+"""The exercise kit: a verdict for the student, and worked solutions on request.
+
+Used by every notebook's exercise checks (:mod:`course_utils.part1.exercises` and the
+Part II notebook modules). A check prints a short verdict (right, or what is wrong:
+the shape, or how far off) and returns True (right), False (wrong) or None (not
+attempted yet: the answer is still ``None``), so that an unattempted notebook still
+runs top to bottom. A hint says what kind of answer is wanted, never the answer.
+
+``solution(name, ...)`` prints the code of a worked solution and returns its answer.
+The solutions compute the answer the way the exercise asks (by hand, from the
+pieces it names), not by calling what the check compares against; every notebook
+runs its solutions through its checks in its last cells, so CI proves each exercise
+can be solved as stated.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numpy as np
+
+SOLUTIONS: dict[str, Callable] = {}
+"""Worked solutions by exercise name (the check's name without ``check_``), from every imported notebook module."""
+
+
+def solves(function: Callable) -> Callable:
+    """Register ``solve_<name>`` as the worked solution of exercise ``<name>``."""
+    SOLUTIONS[function.__name__.removeprefix("solve_")] = function
+    return function
+
+
+def solution(name: str, *args, show: bool = True, **kwargs):
+    """Print the worked solution of exercise ``name`` (unless ``show=False``) and return its answer.
+
+    Pass what the exercise's check takes besides the answer, e.g.
+    ``solution("code_by_hand", best, patch)``. Try the exercise first!
+    """
+    if name not in SOLUTIONS:
+        raise ValueError(f"unknown exercise {name!r}: choose one of {sorted(SOLUTIONS)}")
+    function = SOLUTIONS[name]
+    if show:
+        print(inspect.getsource(function).split("\n", 1)[1])  # without the @solves line
+    return function(*args, **kwargs)
+
+
+def verdict(answer, expected, *, what: str, atol: float = 1e-5, rtol: float = 1e-4):
+    """Compare the student's ``answer`` with ``expected``: print a verdict, return True, False or None."""
+    if answer is None:
+        print(f"Not attempted yet: replace None with {what}.")
+        return None
+    try:
+        got = np.asarray(answer, dtype=np.float64)
+    except (TypeError, ValueError):
+        print(f"Expected {what}, got {type(answer).__name__}.")
+        return False
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        print(f"Not quite: expected shape {expected.shape}, got {got.shape}.")
+        return False
+    if not np.allclose(got, expected, atol=atol, rtol=rtol):
+        worst = np.abs(got - expected).max()
+        print(f"Not quite: off by up to {worst:.3g}. Try again.")
+        return False
+    print("Correct!")
+    return True
