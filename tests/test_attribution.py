@@ -138,7 +138,7 @@ def occlusion_by_hand(weights, image, patch, starts, value):
     return total / count
 
 
-@pytest.mark.parametrize("patch, stride, starts", [(4, 2, (0, 2, 4)), (3, 2, (0, 2, 4, 5)), (8, 1, (0,))])
+@pytest.mark.parametrize("patch, stride, starts", [(4, 2, (0, 2, 4)), (3, 2, (0, 2, 4, 5)), (7, 1, (0, 1))])
 def test_occlusion_on_a_linear_model_equals_the_hand_computed_drop(patch, stride, starts):
     rng = np.random.default_rng(0)
     weights = rng.normal(size=(1, 8, 8, 1)).astype(np.float32)
@@ -152,6 +152,12 @@ def test_occlusion_on_a_linear_model_equals_the_hand_computed_drop(patch, stride
     maps = at.occlusion(linear_scores(weights), images, 0, patch=patch, stride=stride)
     expected = occlusion_by_hand(weights[0, ..., 0], images[1, ..., 0], patch, starts, images[1].mean())
     assert np.allclose(maps[1], expected, atol=1e-5)
+
+
+def test_a_patch_as_large_as_the_image_is_refused_with_a_reason():
+    images = np.zeros((1, 8, 8, 1), np.float32)
+    with pytest.raises(ValueError, match="patch must be smaller than the images"):
+        at.occlusion(linear_scores(np.ones((1, 8, 8, 1), np.float32)), images, 0)  # the default patch is 8
 
 
 def test_occlusion_of_the_shape_lowers_the_cnn_score_where_it_matters(model, data):

@@ -189,8 +189,8 @@ def test_latent_explorer_update_draws_the_generated_digit(models):
     images, labels = gan.digits()
     classifier = gan.train_classifier(images[:300], labels[:300])
     generator = models[gan.KINDS[0]].generator
-    _, artists = gan_lesson.latent_explorer_figure()
-    digit = gan_lesson.update_latent_explorer(artists, generator, classifier, 1.0, -2.0)
+    _, artists = gan_lesson.digit_latent_figure()
+    digit = gan_lesson.update_digit_latent(artists, generator, classifier, 1.0, -2.0)
     u, v = gan_lesson.latent_directions(0)
     assert np.allclose(digit, gan.generate(generator, (1.0 * u - 2.0 * v)[None])[0])
     assert np.allclose(artists["image"].get_array(), digit[..., 0])

@@ -28,7 +28,7 @@ def test_every_layer_doubles_height_and_width_exactly(kind, size):
 @pytest.mark.parametrize("kind", up.UPSAMPLERS)
 def test_generator_maps_a_4x4_code_to_32x32(kind):
     generator = up.UpsamplerStack(kind, rngs=rngs())
-    assert generator(jnp.ones((1, 4, 4, up.CHANNELS[0]))).shape == (1, 32, 32, up.CHANNELS[-1])
+    assert generator(jnp.ones((1, 4, 4, up.STACK_CHANNELS[0]))).shape == (1, 32, 32, up.STACK_CHANNELS[-1])
 
 
 @pytest.mark.parametrize("kernel", [3, 4])
@@ -62,7 +62,7 @@ def test_depth_to_space_puts_channel_group_dy_dx_at_sub_pixel_dy_dx():
 
 
 def test_icnr_first_layer_output_is_exactly_constant_on_2x2_blocks_and_default_is_not():
-    code = np.random.default_rng(0).normal(size=(3, 4, 4, up.CHANNELS[0])).astype(np.float32)
+    code = np.random.default_rng(0).normal(size=(3, 4, 4, up.STACK_CHANNELS[0])).astype(np.float32)
     for kind, constant in [("sub-pixel ICNR", True), ("sub-pixel", False)]:
         generator = up.UpsamplerStack(kind, rngs=rngs(4))
         h = np.asarray(generator.stages[0](code))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -51,17 +52,21 @@ def non_negative_float(name: str, value) -> float:
 
 
 def array(name: str, value, *, ndim: int, shape_hint: str):
-    """Return ``value`` as a float array with ``ndim`` dimensions.
+    """Return ``value`` as a float array with ``ndim`` dimensions, all of it finite.
 
     ``shape_hint`` is the expected shape in words, e.g. ``"(length, channels)"``.
-    JAX arrays (also inside ``jit``) keep their type, so that functions stay
-    traceable; anything else becomes a float32 NumPy array.
+    NumPy and JAX inputs get the same checks: integers and booleans become float32,
+    NaN or infinity is refused. A JAX array keeps its type (so that functions stay
+    traceable); inside ``jit`` its values are unknown, so only its shape is checked.
+    Anything else becomes a float32 NumPy array.
     """
     if isinstance(value, jax.Array):
-        arr = value
+        arr = value if jnp.issubdtype(value.dtype, jnp.floating) else value.astype(jnp.float32)
     else:
         try:
-            arr = np.asarray(value, dtype=np.float32)
+            arr = np.asarray(value)
+            arr = arr.astype(np.float32) if not np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float32,
+                                                                                                         copy=False)
         except (TypeError, ValueError) as err:
             raise TypeError(
                 f"{name} must be an array of numbers with shape {shape_hint}, got {type(value).__name__}"
@@ -70,9 +75,53 @@ def array(name: str, value, *, ndim: int, shape_hint: str):
         raise ValueError(f"{name} must have shape {shape_hint} ({ndim} dimensions), got shape {arr.shape}")
     if 0 in arr.shape:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    if isinstance(arr, np.ndarray) and not np.all(np.isfinite(arr)):
+    if not isinstance(arr, jax.core.Tracer) and not bool(np.all(np.isfinite(arr))):
         raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
     return arr
+
+
+def indices(name: str, value, *, size: int, what: str = "index"):
+    """Return ``value`` (an int or an array of ints) if every entry is an integer in ``0..size-1``.
+
+    Floats are refused, not truncated (1.7 is not class 1). A traced JAX array (inside
+    ``jit``) is checked for its dtype only: its values are not known yet.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        values = np.asarray([value])
+    elif isinstance(value, jax.core.Tracer):
+        if not jnp.issubdtype(value.dtype, jnp.integer):
+            raise TypeError(f"{name} must hold integers ({what} numbers), got dtype {value.dtype}")
+        return value
+    else:
+        values = np.asarray(value)
+        if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
+            raise TypeError(f"{name} must hold integers ({what} numbers 0..{size - 1}), got {value!r}")
+    if values.size and (values.min() < 0 or values.max() >= size):
+        bad = values[(values < 0) | (values >= size)].ravel()[0]
+        raise ValueError(f"{name} must hold {what} numbers in 0..{size - 1}, got {int(bad)}")
+    return value
+
+
+def model_with(name: str, model, methods: tuple[str, ...], examples: str):
+    """Return ``model`` if it has every method in ``methods``; else a ``TypeError`` naming the course models that do.
+
+    Checked before anything is compiled, so a wrong model fails at once with a sentence.
+    """
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(f"{name} must be a model with {', '.join(m + '()' for m in methods)} (for example "
+                        f"{examples}), got {type(model).__name__}, which has no {', '.join(missing)}")
+    return model
+
+
+def rngs(name: str, value):
+    """Return ``value`` if it is an ``nnx.Rngs`` (what every Flax NNX model takes to draw its weights)."""
+    from flax import nnx  # imported here: checks is imported by modules that need no Flax
+
+    if not isinstance(value, nnx.Rngs):
+        raise TypeError(f"{name} must be an nnx.Rngs, e.g. {name}=nnx.Rngs(0) (from flax import nnx), "
+                        f"got {value!r} ({type(value).__name__})")
+    return value
 
 
 def one_of(name: str, value, options) -> str:

@@ -150,7 +150,7 @@ def overlap_counts(n_inputs: int, kernel: int, stride: int) -> np.ndarray:
 # its value, onto rows ``s_h*i ..`` and columns ``s_w*j ..``. Kernels use Flax's layout
 # (kh, kw, in_channels, out_channels) and are painted as stored (no flip).
 
-def _pair(name: str, value) -> tuple[int, int]:
+def _size_pair(name: str, value) -> tuple[int, int]:
     """An int ``v`` as ``(v, v)``, or a pair of ints, each checked to be >= 1."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
@@ -166,7 +166,7 @@ def output_shape_2d(n_inputs, kernel, stride) -> tuple[int, int]:
     Each argument is an int (the same for both axes) or a pair (rows, columns);
     each axis follows :func:`output_length`.
     """
-    n, k, s = _pair("n_inputs", n_inputs), _pair("kernel", kernel), _pair("stride", stride)
+    n, k, s = _size_pair("n_inputs", n_inputs), _size_pair("kernel", kernel), _size_pair("stride", stride)
     return (s[0] * (n[0] - 1) + k[0], s[1] * (n[1] - 1) + k[1])
 
 
@@ -192,11 +192,11 @@ def conv_transpose_2d(x, w, stride) -> jnp.ndarray:
     ``(s_h*i + a, s_w*j + b)`` for every tap ``(a, b)`` (the kernel is not flipped).
     """
     x, w = check_signal_and_filters(x, w, spatial=2)
-    return _conv_transpose_2d(x, w, _pair("stride", stride))
+    return _conv_transpose_2d(x, w, _size_pair("stride", stride))
 
 
 def _overlap_counts_2d(n_inputs, kernel, stride) -> np.ndarray:
-    n, k, s = _pair("n_inputs", n_inputs), _pair("kernel", kernel), _pair("stride", stride)
+    n, k, s = _size_pair("n_inputs", n_inputs), _size_pair("kernel", kernel), _size_pair("stride", stride)
     counts = np.zeros(output_shape_2d(n, k, s), np.int64)
     for i in range(n[0]):
         for j in range(n[1]):
@@ -212,7 +212,7 @@ def interior_overlap_counts(n_inputs, kernel, stride) -> np.ndarray:
     Ints give 1-D counts, pairs give a 2-D image, as in :func:`overlap_counts`.
     """
     counts = overlap_counts(n_inputs, kernel, stride)
-    kernels = (kernel,) if counts.ndim == 1 else _pair("kernel", kernel)
+    kernels = (kernel,) if counts.ndim == 1 else _size_pair("kernel", kernel)
     inner = counts[tuple(slice(k - 1, size - (k - 1)) for k, size in zip(kernels, counts.shape))]
     if inner.size == 0:
         raise ValueError(

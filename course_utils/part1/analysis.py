@@ -97,6 +97,7 @@ def ablation_mse(model, data) -> np.ndarray:
     Returns ``[mse_with_all, mse_without_component_1, ..., mse_without_component_3]``:
     the larger the loss without a component, the more information it carries.
     """
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
     data = jnp.asarray(checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
     graphdef, state = nnx.split(model)
     return np.asarray(_ablation_losses(graphdef, state, data), np.float64)

@@ -64,6 +64,8 @@ def curves_from_parameters(p1, p2) -> np.ndarray:
     """
     p1 = np.atleast_1d(np.asarray(p1, dtype=np.float64))
     p2 = np.atleast_1d(np.asarray(p2, dtype=np.float64))
+    if not (np.all(np.isfinite(p1)) and np.all(np.isfinite(p2))):
+        raise ValueError("p1 and p2 must be finite numbers (no NaN or inf)")
     if p1.ndim != 1 or p1.shape != p2.shape:
         raise ValueError(f"p1 and p2 must be numbers or 1-D arrays of one length, got shapes {p1.shape} and {p2.shape}")
     t = np.linspace(0.0, 1.0, N_DENSE)

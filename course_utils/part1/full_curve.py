@@ -75,6 +75,7 @@ def coverage(fix: str, n_windows: int = 3) -> np.ndarray:
     divides by the overlap count, so its coverage is 1 everywhere).
     """
     weights = tap_weights(fix)
+    n_windows = checks.positive_int("n_windows", n_windows)
     ones = np.ones((n_windows, 1), np.float32)
     covered = np.asarray(deconv.conv_transpose_1d(ones, weights[:, None, None].astype(np.float32), STRIDE)[:, 0])
     return covered / deconv.overlap_counts(n_windows, KERNEL, STRIDE) if fix == "normalise" else covered

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from typing import Any, Sequence
 
 import jax
@@ -68,6 +69,9 @@ def reconstruction_loss(*, code_noise: Sequence[float] | None = None, input_nois
     per output position (notebook 06).
     """
     if code_noise is not None:
+        if isinstance(code_noise, (numbers.Real, str)):
+            raise TypeError(f"code_noise must give one standard deviation per code component, e.g. (0.1, 0.01, 0.001), "
+                            f"got {code_noise!r}")
         code_noise = np.asarray([checks.non_negative_float(f"code_noise[{i}]", s) for i, s in enumerate(code_noise)],
                                 np.float32)
         if code_noise.size == 0:
@@ -86,6 +90,8 @@ def reconstruction_mse(result: TrainResult, data) -> np.ndarray:
     """Mean squared reconstruction error of every seed on ``data``: shape (seeds,)."""
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be a TrainResult from train(), got {type(result).__name__}")
+    checks.model_with("result's model", nnx.merge(result.graphdef, *result.params, result.other_state),
+                      ("encode", "decode"), "models.PatchAutoencoder")
     data = jnp.asarray(checks.array("data", data, ndim=2, shape_hint="(n_examples, length)"))
     return np.asarray(_errors_per_seed(result.graphdef, result.params, result.other_state, data))
 

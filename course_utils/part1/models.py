@@ -40,7 +40,7 @@ CODE_NAMES = tuple(f"c{i + 1}" for i in range(CODE_SIZE))
 ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "linear": lambda z: z}
 
 
-def _check_signals(name: str, x):
+def _check_patch_signals(name: str, x):
     if not hasattr(x, "ndim") or x.ndim != 2:
         raise ValueError(f"{name} must have shape (batch, length), got {getattr(x, 'shape', type(x).__name__)}")
     if x.shape[1] < KERNEL or (x.shape[1] - KERNEL) % STRIDE:
@@ -56,6 +56,7 @@ class PatchEncoder(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
+        checks.rngs("rngs", rngs)
         self.activation = checks.one_of("activation", activation, set(ACTIVATIONS))
         self.conv = nnx.Conv(1, CODE_SIZE, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", rngs=rngs)
 
@@ -64,7 +65,7 @@ class PatchEncoder(nnx.Module):
         return self.conv.kernel[...][:, 0, :]
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        _check_signals("x", x)
+        _check_patch_signals("x", x)
         return ACTIVATIONS[self.activation](self.conv(x[..., None]))
 
 
@@ -76,6 +77,7 @@ class PatchDecoder(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs):
+        checks.rngs("rngs", rngs)
         self.deconv = nnx.ConvTranspose(
             CODE_SIZE, 1, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", transpose_kernel=True, rngs=rngs
         )
@@ -103,6 +105,7 @@ class PatchAutoencoder(nnx.Module):
     """What ``training.train`` minimises when no loss is given: the mean squared reconstruction error."""
 
     def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
+        checks.rngs("rngs", rngs)
         self.encoder = PatchEncoder(rngs=rngs, activation=activation)
         self.decoder = PatchDecoder(rngs=rngs)
 
@@ -129,6 +132,7 @@ class TiedPatchAutoencoder(nnx.Module):
     default_loss = ReconstructionLoss()
 
     def __init__(self, *, rngs: nnx.Rngs, activation: str = "tanh"):
+        checks.rngs("rngs", rngs)
         self.encoder = PatchEncoder(rngs=rngs, activation=activation)
         self.decoder_bias = nnx.Param(jnp.zeros((1,)))
 

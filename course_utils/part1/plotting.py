@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..core import checks
-from .data import N_POINTS, PATCH, WINDOW_STARTS, X
+from .data import N_POINTS, PATCH, WINDOW_STARTS
 
 WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")
 """One colour per window / code component, used throughout the course."""
@@ -65,11 +65,6 @@ def shade_windows(ax: plt.Axes, starts=WINDOW_STARTS, width: int = PATCH) -> Non
     """Shade the decoder windows (positions start..start+width-1) in their colours."""
     for start, color in zip(starts, WINDOW_COLORS * 3):
         ax.axvspan(start - 0.45, start + width - 0.55, color=color, alpha=0.12, label=f"window at {start}")
-
-
-def x_positions() -> np.ndarray:
-    """The x-values of a curve, for axes that use x in [0, 1] instead of indices."""
-    return X.copy()
 
 
 def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8, xlabel: str = "tap (position in the window)",

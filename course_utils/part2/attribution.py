@@ -95,7 +95,7 @@ def _check_forward(forward):
     return forward
 
 
-def _check_images(images):
+def _checked_images(images):
     return jnp.asarray(checks.array("images", images, ndim=4, shape_hint="(n, height, width, channels)"))
 
 
@@ -136,7 +136,7 @@ def gradient(forward: Callable, images, classes) -> jax.Array:
     which is each image's own gradient because scores do not mix images).
     """
     _check_forward(forward)
-    images = _check_images(images)
+    images = _checked_images(images)
     classes = _check_classes(classes, images.shape[0])
     return jax.grad(lambda x: _picked(forward(x), classes, x.shape[0]).sum())(images)
 
@@ -148,7 +148,7 @@ def saliency(forward: Callable, images, classes) -> jax.Array:
 
 def gradient_x_input(forward: Callable, images, classes) -> jax.Array:
     """Gradient times input, summed over channels: (n, height, width), signed."""
-    images = _check_images(images)
+    images = _checked_images(images)
     return (gradient(forward, images, classes) * images).sum(axis=-1)
 
 
@@ -163,7 +163,7 @@ def integrated_gradients(forward: Callable, images, classes, *, baseline=0.0, st
     ``steps`` x n path images go through ``forward`` in one vmapped batch.
     """
     _check_forward(forward)
-    images = _check_images(images)
+    images = _checked_images(images)
     classes = _check_classes(classes, images.shape[0])
     steps = checks.positive_int("steps", steps)
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
@@ -203,13 +203,14 @@ def occlusion(forward: Callable, images, classes, *, patch: int = 8, stride: int
     them go through ``forward`` in one batch (positions x n images).
     """
     _check_forward(forward)
-    images = _check_images(images)
+    images = _checked_images(images)
     n, height, width, _ = images.shape
     classes = _check_classes(classes, n)
     patch = checks.positive_int("patch", patch)
     stride = checks.positive_int("stride", stride)
-    if patch > min(height, width):
-        raise ValueError(f"patch must be at most the image size {min(height, width)}, got {patch}")
+    if patch >= min(height, width):
+        raise ValueError(f"patch must be smaller than the images ({height}x{width}), got {patch}: a patch that covers "
+                         "the whole image gives every pixel the same score drop (pass a smaller patch=)")
     if stride > patch:
         raise ValueError(f"stride must be at most patch ({patch}) so that every pixel is covered, got {stride}")
     if value is None:
@@ -334,9 +335,13 @@ def transposed_filter(signal, kernel) -> jax.Array:
     in both spatial directions and its in/out channels swapped: it maps (b, h, w, out)
     back to (b, h, w, in). The bias plays no part, as in Zeiler & Fergus.
     """
-    kernel = jnp.asarray(kernel)
+    kernel = jnp.asarray(checks.array("kernel", kernel, ndim=4, shape_hint="(kh, kw, in_channels, out_channels)"))
+    signal = checks.array("signal", signal, ndim=4, shape_hint="(batch, height, width, out_channels)")
     if kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         raise ValueError(f"kernel must have odd height and width, got shape {kernel.shape}")
+    if signal.shape[-1] != kernel.shape[-1]:
+        raise ValueError(f"signal has {signal.shape[-1]} channels but the kernel maps to {kernel.shape[-1]} "
+                         f"(kernel shape {kernel.shape}): they must match")
     flipped = jnp.flip(kernel, axis=(0, 1)).transpose(0, 1, 3, 2)
     return jax.lax.conv_general_dilated(
         signal, flipped, window_strides=(1, 1), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
@@ -355,7 +360,7 @@ def deconvnet_projection(model: cnn.ShapeCNN, images, layer: str, signal) -> jax
     if not isinstance(model, cnn.ShapeCNN):
         raise TypeError(f"model must be a cnn.ShapeCNN, got {type(model).__name__}")
     checks.one_of("layer", layer, set(PROJECTABLE))
-    images = _check_images(images)
+    images = _checked_images(images)
     feats = model.features(images, upto=layer, activation=jax.nn.relu)
     signal = jnp.asarray(signal, dtype=images.dtype)
     if signal.shape != feats[layer].shape:
@@ -382,8 +387,9 @@ def strongest_unit(model: cnn.ShapeCNN, images, layer: str, channel: int) -> tup
     ``positions`` (n, 2) are its (row, col) in the layer's grid. This is the
     signal Zeiler & Fergus project down with :func:`deconvnet_projection`.
     """
+    cnn.check_shape_cnn(model)
     checks.one_of("layer", layer, set(PROJECTABLE))
-    images = _check_images(images)
+    images = _checked_images(images)
     feats = model.features(images, upto=layer, activation=jax.nn.relu)[layer]
     channel = checks.non_negative_int("channel", channel)
     if channel >= feats.shape[-1]:

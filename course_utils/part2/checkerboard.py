@@ -204,7 +204,13 @@ def subkernel_balance(kind: str, keys, in_features: int = 32, out_features: int 
 
 
 def strided_conv(image, w) -> jax.Array:
-    """A stride-2 convolution of one grey image with one kernel, ``'SAME'`` padding: ``(h, w) -> (h/2, w/2)``."""
+    """A stride-2 convolution of one grey image with one kernel, ``'SAME'`` padding: ``(h, w) -> (h/2, w/2)``.
+
+    Raises ``ValueError`` for a batch or a colour image: ``image`` is one (height, width)
+    array and ``w`` one (kh, kw) kernel.
+    """
+    image = checks.array("image", image, ndim=2, shape_hint="(height, width): one grey image, not a batch")
+    w = checks.array("w", w, ndim=2, shape_hint="(kernel_h, kernel_w): one kernel")
     return jax.lax.conv_general_dilated(image[None, :, :, None], w[:, :, None, None], (2, 2), "SAME",
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))[0, :, :, 0]
 

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from ..core import checks, deconv
 from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call checkerboard_lesson.solution)
 from ..display.explorer import Control, Explorer
-from . import checkerboard, upsampling
+from . import checkerboard
 
 
 CHECKERED = ("transposed k3 s2", "transposed k4 s2", "sub-pixel")

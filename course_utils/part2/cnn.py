@@ -79,6 +79,7 @@ class ShapeCNN(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, activation: Callable = jax.nn.relu, n_classes: int = shapes.N_CLASSES):
+        checks.rngs("rngs", rngs)
         if not callable(activation):
             raise TypeError(f"activation must be a function such as jax.nn.relu, got {type(activation).__name__}")
         n_classes = checks.positive_int("n_classes", n_classes, minimum=2)
@@ -125,9 +126,13 @@ class ShapeCNN(nnx.Module):
 
 
 def class_scores(model: ShapeCNN, images, classes, *, activation: Callable | None = None) -> jax.Array:
-    """The logit of ``classes[i]`` for ``images[i]``: (batch,) scores to explain."""
+    """The logit of ``classes[i]`` for ``images[i]``: (batch,) scores to explain.
+
+    Raises ``TypeError`` for classes that are not integers, ``ValueError`` for a class
+    outside ``0..n_classes-1`` or a number of classes that differs from the images'.
+    """
     logits = model(images, activation=activation)
-    classes = jnp.asarray(classes)
+    classes = jnp.asarray(checks.indices("classes", classes, size=logits.shape[1], what="class"))
     if classes.shape != logits.shape[:1]:
         raise ValueError(f"classes must have shape ({logits.shape[0]},) (one per image), got {classes.shape}")
     return jnp.take_along_axis(logits, classes[:, None].astype(jnp.int32), axis=1)[:, 0]

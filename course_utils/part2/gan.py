@@ -98,6 +98,7 @@ class Generator(nnx.Module):
     """
 
     def __init__(self, kind: str = KINDS[0], *, channels: int = 64, rngs: nnx.Rngs):
+        checks.rngs("rngs", rngs)
         self.kind = checks.one_of("kind", kind, set(KINDS))
         self.channels = checks.positive_int("channels", channels, minimum=2)
         self.project = nnx.Linear(LATENT, 2 * 2 * channels, rngs=rngs)
@@ -121,6 +122,7 @@ class Discriminator(nnx.Module):
     """
 
     def __init__(self, *, channels: int = 32, rngs: nnx.Rngs):
+        checks.rngs("rngs", rngs)
         channels = checks.positive_int("channels", channels)
         pad = ((1, 1), (1, 1))  # with stride 2: 8 -> 4 -> 2
         self.conv1 = nnx.Conv(1, channels, (3, 3), strides=(2, 2), padding=pad, rngs=rngs)
@@ -140,6 +142,7 @@ class GAN(nnx.Module):
 
     def __init__(self, kind: str = KINDS[0], *, generator_channels: int = 64, discriminator_channels: int = 32,
                  rngs: nnx.Rngs):
+        checks.rngs("rngs", rngs)
         self.generator = Generator(kind, channels=generator_channels, rngs=rngs)
         self.discriminator = Discriminator(channels=discriminator_channels, rngs=rngs)
 

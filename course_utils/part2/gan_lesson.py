@@ -3,8 +3,8 @@
 The reusable parts (the digits, the generator and discriminator, the adversarial
 loss, the judges) are in :mod:`course_utils.part2.gan`; this module draws what
 notebook 10 shows. The latent explorer follows the explorer contract of
-:mod:`course_utils.display.explorer`: :func:`latent_explorer_figure` returns the
-artists, :func:`update_latent_explorer` redraws them (tests call it) and
+:mod:`course_utils.display.explorer`: :func:`digit_latent_figure` returns the
+artists, :func:`update_digit_latent` redraws them (tests call it) and
 :func:`digit_latent_explorer` wires two sliders; the latent walk is an animation
 drawn by the same frame engine.
 """
@@ -99,7 +99,7 @@ def latent_directions(seed: int = 0) -> np.ndarray:
     return q.T.astype(np.float32)
 
 
-def latent_explorer_figure():
+def digit_latent_figure():
     """Figure for the latent explorer: the digit (left) and the classifier's probabilities (right)."""
     fig, (ax_digit, ax_prob) = plt.subplots(1, 2, figsize=(8.4, 3.4), width_ratios=(1, 1.6), constrained_layout=True)
     image = ax_digit.imshow(np.zeros((gan.DIGIT_SIZE, gan.DIGIT_SIZE)), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
@@ -125,7 +125,7 @@ def draw_digit(artists: dict, digit, probabilities, caption: str = "") -> None:
     artists["title"].set_text(f"{caption}classifier: {best} (p = {probabilities[best]:.2f})")
 
 
-def update_latent_explorer(artists: dict, generator, classifier, a: float, b: float, *, seed: int = 0) -> np.ndarray:
+def update_digit_latent(artists: dict, generator, classifier, a: float, b: float, *, seed: int = 0) -> np.ndarray:
     """Draw the digit at latent ``a * u + b * v`` (u, v from :func:`latent_directions`); return it (8, 8, 1)."""
     u, v = latent_directions(seed)
     digit = gan.generate(generator, (a * u + b * v)[None])[0]
@@ -134,9 +134,9 @@ def update_latent_explorer(artists: dict, generator, classifier, a: float, b: fl
 
 
 def _digit_latent_scene(generator, classifier):
-    fig, artists = latent_explorer_figure()
+    fig, artists = digit_latent_figure()
     moving = [artists["image"], artists["bars"], artists["title"]]
-    return fig, moving, lambda a, b: update_latent_explorer(artists, generator, classifier, a, b), {}
+    return fig, moving, lambda a, b: update_digit_latent(artists, generator, classifier, a, b), {}
 
 
 def _example_digit_models() -> tuple:
@@ -177,7 +177,7 @@ def latent_walk_animation(generator, classifier, latents, *, fps: float = 6) -> 
     latents = checks.array("latents", latents, ndim=2, shape_hint=f"(frames, {gan.LATENT})")
     digits_ = gan.generate(generator, latents)
     probabilities = classifier.predict_proba(digits_.reshape(len(digits_), -1))
-    fig, artists = latent_explorer_figure()
+    fig, artists = digit_latent_figure()
 
     def draw(artists, k):
         draw_digit(artists, digits_[k], probabilities[k], f"step {k + 1} of {len(digits_)} around the circle\n")

@@ -30,6 +30,7 @@ class JudgeCNN(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, n_classes: int = shapes.N_CLASSES):
+        checks.rngs("rngs", rngs)
         n_classes = checks.positive_int("n_classes", n_classes, minimum=2)
         self.conv1 = nnx.Conv(1, 12, kernel_size=(3, 3), padding="SAME", rngs=rngs)
         self.conv2 = nnx.Conv(12, 24, kernel_size=(3, 3), padding="SAME", rngs=rngs)

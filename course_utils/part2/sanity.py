@@ -94,6 +94,7 @@ def cascading_randomisation(model: cnn.ShapeCNN, *, seed: int) -> list[tuple[str
     weights from ``nnx.Rngs(seed)``, so a layer re-initialised at one stage keeps the
     same random weights at the next (a cascade, not a new draw each time).
     """
+    cnn.check_shape_cnn(model)
     seed = checks.non_negative_int("seed", seed)
     return [("+".join(layers), cnn.reinitialise(model, layers, seed=seed)) for layers in CASCADE]
 
@@ -107,7 +108,7 @@ def shuffled_labels(labels, *, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(labels)
 
 
-def _pair(maps_a, maps_b) -> tuple[np.ndarray, np.ndarray]:
+def _flattened_pair(maps_a, maps_b) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(maps_a, dtype=np.float64)
     b = np.asarray(maps_b, dtype=np.float64)
     if a.ndim != 3 or a.shape != b.shape:
@@ -145,7 +146,7 @@ def joint_zero_part(maps_a, maps_b) -> np.ndarray:
     """
     from scipy import stats  # imported here: a third of the package's import time
 
-    a, b = _pair(maps_a, maps_b)
+    a, b = _flattened_pair(maps_a, maps_b)
     a, b = np.abs(a), np.abs(b)
     ra = stats.rankdata(a, axis=1)
     rb = stats.rankdata(b, axis=1)
@@ -176,7 +177,7 @@ def correlation_where_nonzero(maps_a, maps_b) -> np.ndarray:
     """
     from scipy import stats  # imported here: a third of the package's import time
 
-    a, b = _pair(maps_a, maps_b)
+    a, b = _flattened_pair(maps_a, maps_b)
     a, b = np.abs(a), np.abs(b)
     out = np.full(a.shape[0], np.nan)
     for i in range(a.shape[0]):

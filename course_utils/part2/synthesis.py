@@ -80,12 +80,21 @@ def high_frequency_share(images, *, cutoff: float = 0.25) -> np.ndarray:
     return np.where(total > 0, high / np.where(total > 0, total, 1.0), 0.0)
 
 
+def _grey_images(name: str, x):
+    x = checks.array(name, x, ndim=4, shape_hint="(n, height, width, 1)")
+    if x.shape[-1] != 1:
+        raise ValueError(f"{name} must be grey images (n, height, width, 1), got shape {x.shape}")
+    return x
+
+
 def total_variation(x: jax.Array) -> jax.Array:
     """Mean squared difference between neighbouring pixels of each image (n, h, w, 1) -> (n,).
 
     Mahendran & Vedaldi's TV prior with beta = 2: summed over both directions and
     averaged over pixels. Noise of standard deviation s scores about 4 s^2; a flat image 0.
+    Raises ``ValueError`` unless ``x`` is (n, height, width, 1).
     """
+    x = _grey_images("x", x)
     dy = jnp.diff(x, axis=1) ** 2
     dx = jnp.diff(x, axis=2) ** 2
     return dy.mean(axis=(1, 2, 3)) + dx.mean(axis=(1, 2, 3))
@@ -95,8 +104,16 @@ def gaussian_blur(x: jax.Array, sigma) -> jax.Array:
     """Blur images (n, h, w, 1) with a Gaussian of standard deviation ``sigma`` pixels (0: unchanged).
 
     Separable, with edge values repeated at the border so that a flat image stays flat.
-    ``sigma`` may be a traced number or one per image (n,).
+    ``sigma`` may be a traced number or one per image (n,). Raises ``ValueError``
+    unless ``x`` is (n, height, width, 1) and every sigma a finite number >= 0.
     """
+    x = _grey_images("x", x)
+    if not isinstance(sigma, jax.core.Tracer):
+        values = np.asarray(sigma, np.float64)
+        if values.ndim > 1 or values.ndim == 1 and values.shape != x.shape[:1]:
+            raise ValueError(f"sigma must be one number or one per image ({x.shape[0]},), got shape {values.shape}")
+        if not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise ValueError(f"sigma must be a finite number >= 0 (0: no blur), got {sigma!r}")
     offsets = jnp.arange(-BLUR_RADIUS, BLUR_RADIUS + 1, dtype=jnp.float32)
     sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), x.shape[:1])
     # exp(-d^2 / (2 sigma^2)) with a tiny floor: sigma = 0 gives the identity kernel.
@@ -271,6 +288,9 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     if targets.ndim != 1 or targets.size == 0 or not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
         raise ValueError(f"targets must be a non-empty 1-D array of unit numbers >= 0, got {targets!r}")
     n = targets.size
+    units = {"logits": model.head.out_features, "gmax": cnn.CHANNELS[1], "act2": cnn.CHANNELS[1],
+             "act1": cnn.CHANNELS[0]}[layer]
+    checks.indices("targets", targets, size=units, what=f"unit of {layer}")
     if isinstance(regularisers, Regularisers):
         regularisers = [regularisers] * n
     regularisers = list(regularisers)

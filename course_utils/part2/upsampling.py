@@ -43,7 +43,7 @@ from ..part1 import views
 UPSAMPLERS = ("transposed k3 s2", "transposed k4 s2", "resize-conv", "sub-pixel", "sub-pixel ICNR")
 """The upsampling layers compared in notebook 09, in the order it presents them."""
 
-CHANNELS = (32, 16, 8, 1)
+STACK_CHANNELS = (32, 16, 8, 1)
 """Channels of :class:`UpsamplerStack`: a 4x4x32 code, three 2x stages, one output channel."""
 
 CODE_GRID = 4
@@ -108,8 +108,10 @@ class Upsample2x(nnx.Module):
     """
 
     def __init__(self, kind: str, in_features: int, out_features: int, *, rngs: nnx.Rngs):
+        checks.rngs("rngs", rngs)
         self.kind = checks.one_of("kind", kind, set(UPSAMPLERS))
         in_features = checks.positive_int("in_features", in_features)
+        self.in_features = in_features
         out_features = checks.positive_int("out_features", out_features)
         if kind.startswith("transposed"):
             kernel = int(kind.split()[1][1:])  # "transposed k3 s2" -> 3
@@ -129,6 +131,9 @@ class Upsample2x(nnx.Module):
         if not hasattr(x, "ndim") or x.ndim != 4:
             raise ValueError(f"x must have shape (batch, height, width, channels), "
                              f"got {getattr(x, 'shape', type(x).__name__)}")
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"this layer takes {self.in_features} input channels, got x of shape {x.shape} "
+                             f"({x.shape[-1]} channels)")
         if self.kind == "resize-conv":
             x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest neighbour: each pixel -> a 2x2 block
         out = self.conv(x)
@@ -143,7 +148,8 @@ class UpsamplerStack(nnx.Module):
     paints is seen as is. ``generator.stages[i]`` is stage ``i``.
     """
 
-    def __init__(self, kind: str, *, rngs: nnx.Rngs, channels=CHANNELS):
+    def __init__(self, kind: str, *, rngs: nnx.Rngs, channels=STACK_CHANNELS):
+        checks.rngs("rngs", rngs)
         channels = tuple(checks.positive_int("channels", c) for c in channels)
         if len(channels) < 2:
             raise ValueError(f"channels must list at least 2 numbers (code channels, output channels), got {channels}")
@@ -173,7 +179,7 @@ def _sampler(kind: str, channels: tuple):
     return jax.jit(jax.vmap(one))
 
 
-def sample_codes(n: int, *, seed: int, channels=CHANNELS, constant: bool = False) -> np.ndarray:
+def sample_codes(n: int, *, seed: int, channels=STACK_CHANNELS, constant: bool = False) -> np.ndarray:
     """``n`` codes ``(n, 4, 4, channels[0])``: standard normal, or with ``constant=True``
     one normal value per channel repeated over the 4x4 positions."""
     n = checks.positive_int("n", n)
@@ -183,7 +189,7 @@ def sample_codes(n: int, *, seed: int, channels=CHANNELS, constant: bool = False
     return np.broadcast_to(rng.normal(size=shape), (n, CODE_GRID, CODE_GRID, channels[0])).astype(np.float32)
 
 
-def generator_images(kind: str, codes, *, seed: int, channels=CHANNELS) -> np.ndarray:
+def generator_images(kind: str, codes, *, seed: int, channels=STACK_CHANNELS) -> np.ndarray:
     """The output images ``(n, 32, 32)`` of ``n`` generators of one kind, one per code.
 
     UpsamplerStack ``i`` is initialised from key ``i`` of
@@ -198,7 +204,7 @@ def generator_images(kind: str, codes, *, seed: int, channels=CHANNELS) -> np.nd
     return generator_stage_outputs(kind, codes, seed=seed, channels=channels)[-1][..., 0]
 
 
-def generator_stage_outputs(kind: str, codes, *, seed: int, channels=CHANNELS) -> list:
+def generator_stage_outputs(kind: str, codes, *, seed: int, channels=STACK_CHANNELS) -> list:
     """Every stage's output of the generators of :func:`generator_images` (same keys, same program).
 
     A list with one array ``(n, height, width, channels)`` per stage, after the ReLU

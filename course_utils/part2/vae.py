@@ -49,7 +49,7 @@ ACTIVE_THRESHOLD = 0.01
 """Burda et al. (2016): a latent is active if its posterior mean varies across the data by more than this."""
 
 
-def _check_signals(name: str, x, length: int | None = None):
+def _check_vae_signals(name: str, x, length: int | None = None):
     if not hasattr(x, "ndim") or x.ndim != 2:
         raise ValueError(f"{name} must have shape (batch, length), got {getattr(x, 'shape', type(x).__name__)}")
     if length is not None and x.shape[1] != length:
@@ -73,13 +73,14 @@ class CurveVAE(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, latents: int = LATENTS):
+        checks.rngs("rngs", rngs)
         self.latents = checks.positive_int("latents", latents)
         self.mean = nnx.Linear(data.N_POINTS, latents, rngs=rngs)
         self.log_var = nnx.Linear(data.N_POINTS, latents, rngs=rngs)
         self.decoder = nnx.Linear(latents, data.N_POINTS, rngs=rngs)
 
     def encode(self, x):
-        _check_signals("x", x, data.N_POINTS)
+        _check_vae_signals("x", x, data.N_POINTS)
         return self.mean(x), self.log_var(x)
 
     def decode(self, z):
@@ -107,13 +108,14 @@ class PatchVAE(nnx.Module):
     """
 
     def __init__(self, *, rngs: nnx.Rngs, latents: int = LATENTS):
+        checks.rngs("rngs", rngs)
         self.latents = checks.positive_int("latents", latents)
         self.conv = nnx.Conv(1, 2 * latents, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID", rngs=rngs)
         self.deconv = nnx.ConvTranspose(latents, 1, kernel_size=(KERNEL,), strides=(STRIDE,), padding="VALID",
                                         transpose_kernel=True, rngs=rngs)
 
     def encode(self, x):
-        _check_signals("x", x)
+        _check_vae_signals("x", x)
         out = self.conv(x[..., None])
         return out[..., :self.latents], out[..., self.latents:]
 
