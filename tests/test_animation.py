@@ -152,7 +152,7 @@ def test_training_animation_needs_snapshots(trained):
                              config=training.TrainConfig(steps=10), progress=False)
     with pytest.raises(ValueError, match="snapshot_every"):
         animations.training_animation(without)
-    with pytest.raises(ValueError, match="index must be"):
+    with pytest.raises(ValueError, match="seed_index must hold seed position numbers"):
         animations.training_animation(trained, seed_index=5)
 
 

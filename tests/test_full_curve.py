@@ -78,7 +78,7 @@ def test_compare_averages_models_and_scores_each_variant():
         (lambda: full_curve.compare({"none": []}, CURVES), ValueError, "no models"),
         (lambda: full_curve.compare({}, CURVES[:, :7]), ValueError, "(n_curves, 15)"),
         (lambda: full_curve.region_errors(np.ones(7)), ValueError, "one value per position"),
-        (lambda: full_curve.error_table({}), ValueError, "at least one variant"),
+        (lambda: full_curve.error_table({}), ValueError, "errors must hold at least one entry"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, words):

@@ -59,7 +59,7 @@ def test_attribution_maps_validates(model, data):
         sanity.attribution_maps(model, images, labels, methods=())
     with pytest.raises(ValueError, match="classes"):
         sanity.attribution_maps(model, images, labels[:3])
-    with pytest.raises(ValueError, match="classes"):
+    with pytest.raises(TypeError, match="classes must hold integers"):
         sanity.attribution_maps(model, images, labels.astype(float))
 
 

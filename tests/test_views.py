@@ -132,7 +132,7 @@ def test_default_lax_conv_transpose_paints_the_kernel_flipped():
         (lambda: views.conv_matrix(0, np.ones((7, 1, 1)), 4), ValueError, "length must be"),
         (lambda: views.lax_padding(7, 1.5), TypeError, "padding must be an integer"),
         (lambda: views.lax_length_mismatches([], [7], [4]), ValueError, "ns must hold at least one"),
-        (lambda: views.lax_length_mismatches([3], [0], [4]), ValueError, "kernels must be"),
+        (lambda: views.lax_length_mismatches([3], [0], [4]), ValueError, "kernels[0] must be"),
         (lambda: views.by_lhs_dilation(np.ones((3, 2)), np.ones((7, 1, 1)), 4), ValueError, "channels"),
     ],
 )

@@ -145,7 +145,7 @@ def test_interactive_figure_checks_its_arguments():
         explorer_kit.interactive_figure(fig, artists["curve"], None, {"p1": explorers.P1.widget(0.0)})
     with pytest.raises(TypeError, match="controls must map names"):
         explorer_kit.interactive_figure(fig, artists["curve"], lambda p1: None, {"p1": 0.0})
-    with pytest.raises(TypeError, match="expected matplotlib artists"):
+    with pytest.raises(TypeError, match="moving must hold matplotlib artists"):
         frames.FigureFrames(fig, ["curve"])
     with pytest.raises(TypeError, match="matplotlib Figure"):
         frames.FigureFrames(artists["curve"], artists["curve"])

@@ -42,6 +42,42 @@ def int_sequence(name: str, value, *, minimum: int = 0) -> tuple[int, ...]:
     return tuple(_integer_at_least(f"{name}[{i}]", v, minimum) for i, v in enumerate(value))
 
 
+def number(name: str, value) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number (any sign)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)
+
+
+def positive_float(name: str, value) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number > 0."""
+    value = number(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be a number > 0, got {value}")
+    return value
+
+
+def axes(name: str, value):
+    """Return ``value`` if it is a matplotlib ``Axes`` (one panel of a figure, e.g. from ``plt.subplots()``)."""
+    from matplotlib.axes import Axes  # imported here: the maths modules need no matplotlib
+
+    if not isinstance(value, Axes):
+        raise TypeError(f"{name} must be a matplotlib Axes, e.g. from fig, {name} = plt.subplots(), "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def mapping(name: str, value, *, what: str) -> dict:
+    """Return ``value`` if it is a non-empty dict (``what`` says what it maps, e.g. "names to arrays")."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict of {what}, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must hold at least one entry ({what}), got an empty dict")
+    return value
+
+
 def non_negative_float(name: str, value) -> float:
     """Return ``value`` as a ``float`` if it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -51,22 +87,25 @@ def non_negative_float(name: str, value) -> float:
     return float(value)
 
 
-def array(name: str, value, *, ndim: int, shape_hint: str):
+def array(name: str, value, *, ndim: int, shape_hint: str, dtype=np.float32):
     """Return ``value`` as a float array with ``ndim`` dimensions, all of it finite.
 
     ``shape_hint`` is the expected shape in words, e.g. ``"(length, channels)"``.
-    NumPy and JAX inputs get the same checks: integers and booleans become float32,
-    NaN or infinity is refused. A JAX array keeps its type (so that functions stay
+    NumPy and JAX inputs get the same checks: NaN or infinity is refused, and
+    integers and booleans become floats. A NumPy input (or a list) becomes ``dtype``
+    (float32 by default; ``dtype=None`` keeps a floating input's own precision and
+    makes other numbers float64). A JAX array keeps its type (so that functions stay
     traceable); inside ``jit`` its values are unknown, so only its shape is checked.
-    Anything else becomes a float32 NumPy array.
     """
     if isinstance(value, jax.Array):
         arr = value if jnp.issubdtype(value.dtype, jnp.floating) else value.astype(jnp.float32)
     else:
         try:
             arr = np.asarray(value)
-            arr = arr.astype(np.float32) if not np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float32,
-                                                                                                         copy=False)
+            if dtype is not None:
+                arr = arr.astype(dtype, copy=False)
+            elif not np.issubdtype(arr.dtype, np.floating):
+                arr = arr.astype(np.float64)
         except (TypeError, ValueError) as err:
             raise TypeError(
                 f"{name} must be an array of numbers with shape {shape_hint}, got {type(value).__name__}"

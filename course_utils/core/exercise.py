@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import checks
+
 SOLUTIONS: dict[str, Callable] = {}
 """Worked solutions by exercise name (the check's name without ``check_``), from every imported notebook module."""
 
@@ -37,7 +39,7 @@ def solution(name: str, *args, show: bool = True, **kwargs):
     ``solution("code_by_hand", best, patch)``. Try the exercise first!
     """
     if name not in SOLUTIONS:
-        raise ValueError(f"unknown exercise {name!r}: choose one of {sorted(SOLUTIONS)}")
+        raise ValueError(f"name must be the name of an exercise, one of {sorted(SOLUTIONS)}; got {name!r}")
     function = SOLUTIONS[name]
     if show:
         print(inspect.getsource(function).split("\n", 1)[1])  # without the @solves line
@@ -45,7 +47,11 @@ def solution(name: str, *args, show: bool = True, **kwargs):
 
 
 def verdict(answer, expected, *, what: str, atol: float = 1e-5, rtol: float = 1e-4):
-    """Compare the student's ``answer`` with ``expected``: print a verdict, return True, False or None."""
+    """Compare the student's ``answer`` with ``expected``: print a verdict, return True, False or None.
+
+    ``atol`` and ``rtol`` are the absolute and relative tolerances of ``np.allclose``.
+    """
+    atol, rtol = checks.non_negative_float("atol", atol), checks.non_negative_float("rtol", rtol)
     if answer is None:
         print(f"Not attempted yet: replace None with {what}.")
         return None

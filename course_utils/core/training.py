@@ -201,6 +201,9 @@ def _checked_loss(loss, graphdef, abstract_groups, abstract_other, data, batch_s
         value = jax.eval_shape(
             lambda groups, s, b: loss(nnx.merge(graphdef, *groups, s), b, jax.random.key(0, impl="rbg")),
             tuple(abstract_groups), abstract_other, batch)
+    except ValueError as err:
+        raise ValueError(f"the loss could not be computed on a batch of data (rows of shape "
+                         f"{[a.shape[1:] for a in jax.tree.leaves(data)]}): {err}") from err
     except AttributeError as err:
         raise TypeError(f"the loss could not be computed on this model: {err}. A loss gets the model as "
                         "built by make_model; pass loss=fn(model, batch, key) -> scalar that uses what the "

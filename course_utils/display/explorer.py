@@ -82,6 +82,18 @@ class Control:
     step: float = 1
     label: str = ""  # shown beside the control; the name if empty
 
+    def __post_init__(self):
+        if self.lo is None and self.hi is None:
+            return  # a menu
+        for field in ("lo", "hi", "step"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+                raise TypeError(f"{field} of control {self.name!r} must be a finite number, got {value!r}")
+        if self.hi <= self.lo:
+            raise ValueError(f"hi of control {self.name!r} must be above lo ({self.lo}), got {self.hi}")
+        if self.step <= 0:
+            raise ValueError(f"step of control {self.name!r} must be > 0, got {self.step}")
+
     @property
     def is_menu(self) -> bool:
         return self.lo is None
@@ -103,6 +115,8 @@ class Control:
             options = list(options or [])
             if not options:
                 raise ValueError(f"the menu {self.name!r} needs at least one option")
+            if value is not None and value not in options:
+                raise ValueError(f"{self.name} must be one of {options}, got {value!r}")
             return ipywidgets.Dropdown(options=options, value=value if value in options else options[0],
                                        description=label)
         if options is not None:

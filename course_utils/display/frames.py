@@ -25,20 +25,21 @@ PALETTE_COLORS = 64
 """Colours of each stored animation frame (a palette PNG: a quarter of a full-colour PNG's size)."""
 
 
-def moving_artists(items) -> list[Artist]:
+def moving_artists(items, *, name: str = "items") -> list[Artist]:
     """The artists in ``items``: an artist, or (nested) lists, tuples, dicts or bar containers of them.
 
     Inside a dict, values that hold no artists (numbers, arrays or tuples kept beside
-    the artists) are skipped; anything else that is not an artist is an error.
+    the artists) are skipped; anything else that is not an artist is a ``TypeError``
+    that names the argument (``name``).
     """
     if isinstance(items, Artist):
         return [items]
     if isinstance(items, dict):
         return [a for value in items.values() if isinstance(value, (Artist, Container, dict, list))
-                for a in moving_artists(value)]
+                for a in moving_artists(value, name=name)]
     if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
-        raise TypeError(f"expected matplotlib artists, got {items!r}")
-    return [artist for item in items for artist in moving_artists(item)]
+        raise TypeError(f"{name} must hold matplotlib artists (lines, bars, images, texts), got {items!r}")
+    return [artist for item in items for artist in moving_artists(item, name=name)]
 
 
 class FigureFrames:
@@ -59,7 +60,7 @@ class FigureFrames:
     def __init__(self, figure: Figure, moving):
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
-        moving = moving_artists(moving)
+        moving = moving_artists(moving, name="moving")
         if not moving:
             raise ValueError("moving must name at least one artist: the ones that change between frames")
         holders = dict.fromkeys(a.axes for a in moving if a.axes is not None and a.axes not in moving)
@@ -128,6 +129,10 @@ def render_frames(figure: Figure, artists, frames: Sequence, draw: Callable) -> 
         raise ValueError("frames must hold at least one item to draw, got none")
     if not callable(draw):
         raise TypeError(f"draw must be a function (artists, item) -> None, got {type(draw).__name__}")
+    if not isinstance(figure, Figure):
+        raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
+    if not moving_artists(artists, name="artists"):
+        raise ValueError("artists must hold at least one artist: the ones draw() changes")
     engine = FigureFrames(figure, artists)
     pngs = []
     for item in frames:

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..core import checks, deconv
+from ..core.training import TrainResult
 from ..display.frames import render_frames
 from ..display.player import html_player
 from . import data
@@ -47,7 +48,11 @@ def sweep(component: int, base=(0.0, 0.0, 0.0), *, frames: int = 12, amplitude: 
     if component > 2:
         raise ValueError(f"component must be 0, 1 or 2 (c1, c2, c3), got {component}")
     frames = checks.positive_int("frames", frames, minimum=2)
-    codes = np.tile(np.asarray(base, np.float64), (frames, 1))
+    amplitude = checks.non_negative_float("amplitude", amplitude)
+    base = np.asarray(checks.array("base", base, ndim=1, shape_hint="(3,): one number per component", dtype=np.float64), np.float64)
+    if base.shape != (3,):
+        raise ValueError(f"base must give 3 numbers (c1, c2, c3), got shape {base.shape}")
+    codes = np.tile(base, (frames, 1))
     codes[:, component] = amplitude * np.sin(np.linspace(-np.pi / 2, 3 * np.pi / 2, frames, endpoint=False))
     return codes
 
@@ -55,6 +60,7 @@ def sweep(component: int, base=(0.0, 0.0, 0.0), *, frames: int = 12, amplitude: 
 def tour(*, frames: int = 16, amplitude: float = 0.6) -> np.ndarray:
     """Codes where all three components move at once, along a closed loop: (frames, 3)."""
     frames = checks.positive_int("frames", frames, minimum=2)
+    amplitude = checks.non_negative_float("amplitude", amplitude)
     t = np.linspace(0, 2 * np.pi, frames, endpoint=False)
     return amplitude * np.stack([np.cos(t), np.sin(t), np.sin(2 * t)], axis=1)
 
@@ -78,6 +84,9 @@ def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: 
 
     ``ylim`` bounds the panels that show outputs (see :func:`output_limit`).
     """
+    filters, bias = _checked_filters(filters, bias)
+    ylim = checks.positive_float("ylim", ylim)
+    dpi = checks.positive_int("dpi", dpi, minimum=20)
     with plt.rc_context({"font.size": FONT_POINTS, "axes.titlesize": FONT_POINTS + 1,
                          "axes.labelsize": FONT_POINTS, "xtick.labelsize": FONT_POINTS,
                          "ytick.labelsize": FONT_POINTS}):
@@ -119,8 +128,24 @@ def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: 
     return fig, artists
 
 
+def _checked_filters(filters, bias) -> tuple[np.ndarray, float]:
+    filters = np.asarray(checks.array("filters", filters, ndim=2, shape_hint="(7 taps, 3 components)", dtype=np.float64), np.float64)
+    if filters.shape[1] != 3:
+        raise ValueError(f"filters must have shape (taps, 3): one column per code component, got {filters.shape}")
+    return filters, checks.number("bias", bias)
+
+
+def _checked_codes(codes) -> np.ndarray:
+    codes = np.asarray(checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)", dtype=np.float64), np.float64)
+    if codes.shape[1] != 3:
+        raise ValueError(f"codes must have shape (frames, 3), got {codes.shape}")
+    return codes
+
+
 def output_limit(filters: np.ndarray, bias: float, codes: np.ndarray) -> float:
     """A y-limit that fits every output and scaled filter the frames of ``codes`` will draw."""
+    filters, bias = _checked_filters(filters, bias)
+    codes = _checked_codes(codes)
     family = np.repeat(codes, len(FAMILY_C3), axis=0)
     family[:, 2] = np.tile(FAMILY_C3, len(codes))
     largest = max(np.abs(np.concatenate([codes, family]) @ filters.T + bias).max(),
@@ -149,10 +174,10 @@ def decoder_animation(model, codes, *, fps: float = 6, dpi: int = 96) -> str:
     Returns a self-contained HTML player (see :func:`html_player`). At the default
     ``dpi`` a frame is 883 pixels wide with 10-point text, readable at that width.
     """
-    codes = np.asarray(checks.array("codes", codes, ndim=2, shape_hint="(frames, 3)"), np.float64)
-    if codes.shape[1] != 3:
-        raise ValueError(f"codes must have shape (frames, 3), got {codes.shape}")
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
+    codes = _checked_codes(codes)
     dpi = checks.positive_int("dpi", dpi, minimum=20)
+    checks.positive_float("fps", fps)
     filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
     fig, artists = decoder_figure(filters, bias, ylim=output_limit(filters, bias, codes), dpi=dpi)
     try:
@@ -168,6 +193,10 @@ def training_figure(losses: np.ndarray, encoder_limit: float, decoder_limit: flo
 
     Returns the figure and the artists each frame updates (see :func:`draw_training_frame`).
     """
+    losses = np.asarray(checks.array("losses", losses, ndim=2, shape_hint="(seeds, steps)", dtype=np.float64), np.float64)
+    encoder_limit = checks.positive_float("encoder_limit", encoder_limit)
+    decoder_limit = checks.positive_float("decoder_limit", decoder_limit)
+    dpi = checks.positive_int("dpi", dpi, minimum=20)
     with plt.rc_context({"font.size": FONT_POINTS, "axes.titlesize": FONT_POINTS + 1,
                          "axes.labelsize": FONT_POINTS, "xtick.labelsize": FONT_POINTS,
                          "ytick.labelsize": FONT_POINTS, "legend.fontsize": FONT_POINTS - 1}):
@@ -207,6 +236,10 @@ def training_animation(result, *, seed_index: int = 0, bar: float | None = None,
     ``bar`` draws a horizontal line on the loss (e.g. the 1e-4 bar). Returns a
     self-contained HTML player (see :func:`html_player`).
     """
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult from training.train, got {type(result).__name__}")
+    checks.positive_float("fps", fps)
+    checks.indices("seed_index", seed_index, size=len(result.seeds), what="seed position")
     if not getattr(result, "snapshots", None):
         raise ValueError("result has no snapshots: train with TrainConfig(snapshot_every=k) to animate training")
     models = [result.model(seed_index, snapshot=k) for k in range(len(result.snapshots))]  # checks seed_index
@@ -242,9 +275,8 @@ def painting_frames(model, curve) -> list[dict]:
     have painted each position so far. The last frame has every window painted: the
     model's own output, doubled where windows overlap.
     """
-    curve = np.asarray(checks.array("curve", curve, ndim=1, shape_hint="(15,)"), np.float64)
-    if curve.shape[0] != data.N_POINTS:
-        raise ValueError(f"curve must have {data.N_POINTS} points, got {curve.shape[0]}")
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
+    curve = _checked_curve(curve)
     code = np.asarray(model.encode(curve[None].astype(np.float32)), np.float64)[0]  # (windows, components)
     filters, bias = np.asarray(model.decoder.filters(), np.float64), float(model.decoder.bias())
     strokes = np.zeros((len(data.WINDOW_STARTS), data.N_POINTS))
@@ -261,8 +293,18 @@ def painting_frames(model, curve) -> list[dict]:
     return frames
 
 
+def _checked_curve(curve) -> np.ndarray:
+    curve = np.asarray(checks.array("curve", curve, ndim=1, shape_hint=f"({data.N_POINTS},)", dtype=np.float64), np.float64)
+    if curve.shape[0] != data.N_POINTS:
+        raise ValueError(f"curve must have {data.N_POINTS} points, got {curve.shape[0]}")
+    return curve
+
+
 def painting_figure(curve, *, ylim: float = 0.8, dpi: int = 96):
     """The figure of :func:`painting_animation`: the output being painted above, the overlap count below."""
+    curve = _checked_curve(curve)
+    ylim = checks.positive_float("ylim", ylim)
+    dpi = checks.positive_int("dpi", dpi, minimum=20)
     fig = plt.figure(figsize=(FIGURE_INCHES[0], 4.6), dpi=dpi, layout="constrained")
     with plt.rc_context({"font.size": FONT_POINTS}):
         ax_paint, ax_count = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
@@ -313,6 +355,7 @@ def painting_animation(model, curve, *, fps: float = 4, dpi: int = 96) -> str:
     window's paint fading in on top of the output so far; below, the number of
     windows that have painted each position, which is 2 where windows overlap.
     """
+    checks.positive_float("fps", fps)
     frames = painting_frames(model, curve)
     dpi = checks.positive_int("dpi", dpi, minimum=20)
     limit = 1.1 * max(np.abs(f["output"]).max() for f in frames)

@@ -62,8 +62,11 @@ def curves_from_parameters(p1, p2) -> np.ndarray:
     Drawn the published way (dense Bezier, nearest-x resampling), so it also checks
     the claim that the result equals ``p1*a + p2*b``.
     """
-    p1 = np.atleast_1d(np.asarray(p1, dtype=np.float64))
-    p2 = np.atleast_1d(np.asarray(p2, dtype=np.float64))
+    try:
+        p1 = np.atleast_1d(np.asarray(p1, dtype=np.float64))
+        p2 = np.atleast_1d(np.asarray(p2, dtype=np.float64))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"p1 and p2 must be numbers or arrays of numbers, got {p1!r} and {p2!r}") from err
     if not (np.all(np.isfinite(p1)) and np.all(np.isfinite(p2))):
         raise ValueError("p1 and p2 must be finite numbers (no NaN or inf)")
     if p1.ndim != 1 or p1.shape != p2.shape:

@@ -16,7 +16,7 @@ import numpy as np
 from flax import nnx
 from matplotlib.ticker import MaxNLocator
 
-from ..core import deconv
+from ..core import checks, deconv
 from ..display.explorer import Control, Explorer
 from . import data, full_curve, models
 from .models import ACTIVATIONS, CODE_NAMES, CODE_SIZE
@@ -132,6 +132,7 @@ def update_reconstruction_explorer(artists: dict, model, p1: float, p2: float, o
 
 
 def _reconstruction_scene(model):
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
     fig, artists = reconstruction_explorer_figure()
     return (fig, artists, lambda p1, p2, offset: update_reconstruction_explorer(artists, model, p1, p2, offset), {})
 
@@ -151,6 +152,7 @@ def reconstruction_explorer(model, p1: float = RECONSTRUCTION_EXPLORER.defaults[
 
 def latent_explorer_figure(model):
     """Figure for the latent explorer: the scaled filters and their sum, the output."""
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
     fig, ax = plt.subplots(figsize=(6, 3.4), constrained_layout=True)
     patch_axes(ax, f"the decoder: {CODE_SIZE} scaled filters and their sum")
     lines = scaled_filter_lines(ax)
@@ -178,7 +180,7 @@ LATENT_EXPLORER = Explorer("latent", "03_decoder_animation.ipynb", __name__, "la
 
 def latent_explorer(model, code=tuple(LATENT_EXPLORER.defaults[c] for c in CODE_NAMES)) -> ipywidgets.Widget:
     """Sliders for the code's components -> the scaled filters and the decoder's output."""
-    code = tuple(code)
+    code = tuple(np.asarray(checks.array("code", code, ndim=1, shape_hint=f"({CODE_SIZE},)", dtype=np.float64), np.float64))
     if len(code) != CODE_SIZE:
         raise ValueError(f"code must have {CODE_SIZE} numbers (one per filter), got {len(code)}")
     return LATENT_EXPLORER.widget(model, **{c: float(v) for c, v in zip(CODE_NAMES, code)})
@@ -188,6 +190,7 @@ def latent_explorer(model, code=tuple(LATENT_EXPLORER.defaults[c] for c in CODE_
 
 def encoder_explorer_figure(model):
     """Figure: input patch, its products with the filters, the code, the reconstruction."""
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
     fig, (ax_in, ax_prod, ax_code, ax_out) = plt.subplots(
         1, 4, figsize=(12, 3.0), constrained_layout=True, gridspec_kw={"width_ratios": [3, 3, 1.6, 3]})
     x, zeros = range(data.PATCH), np.zeros(data.PATCH)

@@ -95,6 +95,7 @@ def decode_windows(model, code, fix: str = "none") -> np.ndarray:
     the halving weights. Returns (batch, 4*(windows-1) + 7).
     """
     checks.one_of("fix", fix, set(FIXES))
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
     code = np.asarray(checks.array("code", code, ndim=3, shape_hint="(batch, windows, 3)"), np.float32)
     filters = np.asarray(model.decoder.filters()) * tap_weights(fix)[:, None]
     painted = np.zeros((code.shape[0], deconv.output_length(code.shape[1], KERNEL, STRIDE)), np.float32)
@@ -108,6 +109,7 @@ def decode_windows(model, code, fix: str = "none") -> np.ndarray:
 def reconstruct(model, curves, fix: str = "none") -> np.ndarray:
     """Encode whole curves (n, 15) with the patch model and decode them combined by ``fix``."""
     checks.one_of("fix", fix, set(FIXES))
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder")
     curves = checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
     if curves.shape[1] != data.N_POINTS:
         raise ValueError(f"curves must have shape (n_curves, {data.N_POINTS}), got {curves.shape}")
@@ -134,11 +136,24 @@ Reconstructor = Callable[[np.ndarray], np.ndarray]
 def assembled(models: Sequence, fix: str) -> list[Reconstructor]:
     """One reconstructor per patch model: :func:`reconstruct` with ``fix``."""
     checks.one_of("fix", fix, set(FIXES))
+    models = _checked_models(models, ("encode", "decode"))
     return [lambda curves, m=m: reconstruct(m, curves, fix) for m in models]
+
+
+def _checked_models(models, methods) -> list:
+    if isinstance(models, (str, bytes)) or not hasattr(models, "__iter__"):
+        raise TypeError(f"models must be a list of trained models, got {type(models).__name__}")
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one model")
+    for i, model in enumerate(models):
+        checks.model_with(f"models[{i}]", model, methods, "models.PatchAutoencoder")
+    return models
 
 
 def end_to_end(models: Sequence) -> list[Reconstructor]:
     """One reconstructor per model trained on whole curves: the model itself, no fix."""
+    models = _checked_models(models, ("encode", "decode"))
     return [lambda curves, m=m: np.asarray(m(jnp.asarray(curves, jnp.float32))) for m in models]
 
 
@@ -147,10 +162,15 @@ def compare(variants: Mapping[str, Sequence[Reconstructor]], curves) -> dict[str
     curves = checks.array("curves", curves, ndim=2, shape_hint="(n_curves, 15)")
     if curves.shape[1] != data.N_POINTS:
         raise ValueError(f"curves must have shape (n_curves, {data.N_POINTS}), got {curves.shape}")
+    checks.mapping("variants", variants, what="variant names to lists of reconstructors (functions curves -> curves)")
     errors = {}
     for name, reconstructors in variants.items():
+        if isinstance(reconstructors, (str, bytes)) or not hasattr(reconstructors, "__len__") or not all(
+                callable(r) for r in reconstructors):
+            raise TypeError(f"variants[{name!r}] must be a list of reconstructors (functions curves -> curves), "
+                            f"got {reconstructors!r}")
         if len(reconstructors) == 0:
-            raise ValueError(f"variant {name!r} has no models to score")
+            raise ValueError(f"variants[{name!r}] has no models to score")
         errors[name] = np.mean([error_by_position(r(curves), curves) for r in reconstructors], axis=0)
     return errors
 
@@ -165,8 +185,7 @@ def region_errors(errors) -> dict[str, float]:
 
 def error_table(errors: Mapping[str, np.ndarray]) -> str:
     """The errors of :func:`compare` as a text table: one row per variant, one column per region."""
-    if not errors:
-        raise ValueError("error_table needs at least one variant, got none")
+    checks.mapping("errors", errors, what="variant names to errors by position (15,)")
     rows = {name: region_errors(e) for name, e in errors.items()}
     width = max(len(name) for name in rows) + 2
     header = f"{'variant':{width}s}" + "".join(f"{column:>10s}" for column in next(iter(rows.values())))

@@ -17,7 +17,10 @@ WINDOW_COLORS = ("tab:blue", "tab:orange", "tab:green")
 
 def running_mean(values, window: int) -> np.ndarray:
     """Running mean over the last axis with a window of ``window`` steps ("valid" part only)."""
-    values = np.asarray(values, dtype=np.float64)
+    ndim = np.ndim(values) if not isinstance(values, str) else 0
+    if ndim not in (1, 2):
+        raise ValueError(f"values must have shape (steps,) or (seeds, steps), got {np.shape(values)}")
+    values = np.asarray(checks.array("values", values, ndim=ndim, shape_hint="(seeds, steps)", dtype=np.float64), np.float64)
     window = checks.positive_int("window", window)
     if window > values.shape[-1]:
         raise ValueError(f"window ({window}) must not exceed the number of steps ({values.shape[-1]})")
@@ -34,7 +37,11 @@ def loss_band(ax: plt.Axes, losses, *, label: str, color: str | None = None, bar
     The y axis is logarithmic, so the band's lower edge is kept above a tenth of
     the mean (mean - std can be negative).
     """
+    checks.axes("ax", ax)
     losses = checks.array("losses", losses, ndim=2, shape_hint="(seeds, steps)")
+    smooth = checks.positive_int("smooth", smooth)
+    if smooth > losses.shape[1]:
+        raise ValueError(f"smooth ({smooth}) must not exceed the number of steps ({losses.shape[1]})")
     smoothed = running_mean(losses, smooth)
     steps = np.arange(smoothed.shape[1]) + smooth
     mean, std = smoothed.mean(axis=0), smoothed.std(axis=0)
@@ -51,6 +58,7 @@ def loss_band(ax: plt.Axes, losses, *, label: str, color: str | None = None, bar
 
 def curve_axes(ax: plt.Axes, title: str = "") -> None:
     """Label an axis that shows whole curves (``data.N_POINTS`` points): index on x, y in [-0.8, 0.8]."""
+    checks.axes("ax", ax)
     ax.set_xlim(-0.5, N_POINTS - 0.5)
     ax.set_ylim(-0.8, 0.8)
     ax.set_xticks(range(0, N_POINTS, 2))
@@ -63,6 +71,9 @@ def curve_axes(ax: plt.Axes, title: str = "") -> None:
 
 def shade_windows(ax: plt.Axes, starts=WINDOW_STARTS, width: int = PATCH) -> None:
     """Shade the decoder windows (positions start..start+width-1) in their colours."""
+    checks.axes("ax", ax)
+    width = checks.positive_int("width", width)
+    starts = checks.int_sequence("starts", starts)
     for start, color in zip(starts, WINDOW_COLORS * 3):
         ax.axvspan(start - 0.45, start + width - 0.55, color=color, alpha=0.12, label=f"window at {start}")
 
@@ -70,6 +81,8 @@ def shade_windows(ax: plt.Axes, starts=WINDOW_STARTS, width: int = PATCH) -> Non
 def patch_axes(ax: plt.Axes, title: str = "", ylim: float = 0.8, xlabel: str = "tap (position in the window)",
                ylabel: str = "y") -> None:
     """Label an axis that shows patches or filters (``data.PATCH`` points or taps)."""
+    checks.axes("ax", ax)
+    ylim = checks.positive_float("ylim", ylim)
     ax.set_xlim(-0.5, PATCH - 0.5)
     ax.set_ylim(-ylim, ylim)
     ax.set_xticks(range(PATCH))
@@ -86,6 +99,7 @@ def scaled_filter_lines(ax: plt.Axes) -> dict:
     Fill them with :func:`set_scaled_filters`; used by the animation and the
     latent explorer of notebook 03.
     """
+    checks.axes("ax", ax)
     scaled = [ax.plot(range(PATCH), np.zeros(PATCH), "o-", color=c, markersize=3, label=f"c{i + 1} × filter {i + 1}")[0]
               for i, c in enumerate(WINDOW_COLORS)]
     (total,) = ax.plot(range(PATCH), np.zeros(PATCH), "-", color="black", linewidth=2.5, label="sum + bias = output")

@@ -174,6 +174,8 @@ def lax_length_mismatches(ns, kernels, strides) -> tuple[int, list[tuple]]:
     shape without computing anything. Returns ``(checked, mismatches)``, each
     mismatch ``(n, kernel, stride, padding, output_padding, jax_length, formula)``.
     """
+    ns, kernels = checks.int_sequence("ns", ns, minimum=1), checks.int_sequence("kernels", kernels, minimum=1)
+    strides = checks.int_sequence("strides", strides, minimum=1)
     grid = {}
     for name, values in (("ns", ns), ("kernels", kernels), ("strides", strides)):
         values = list(values)

@@ -187,6 +187,10 @@ def integrated_gradients(forward: Callable, images, classes, *, baseline=0.0, st
 
 def patch_starts(length: int, patch: int, stride: int) -> tuple[int, ...]:
     """Where the occluding patches start along one axis: every ``stride``, plus one flush with the end."""
+    length, patch = checks.positive_int("length", length), checks.positive_int("patch", patch)
+    stride = checks.positive_int("stride", stride)
+    if patch > length:
+        raise ValueError(f"patch ({patch}) must fit in the length ({length})")
     starts = set(range(0, length - patch + 1, stride))
     starts.add(length - patch)  # so the last pixels are covered too
     return tuple(sorted(starts))
@@ -245,7 +249,7 @@ def dilate_masks(masks, pixels: int) -> np.ndarray:
     masks = np.asarray(masks)
     if masks.ndim != 3 or masks.dtype != bool:
         raise ValueError(f"masks must be boolean with shape (n, height, width), got {masks.dtype} {masks.shape}")
-    pixels = checks.non_negative_int("dilate", pixels)
+    pixels = checks.non_negative_int("pixels", pixels)
     if pixels == 0:
         return masks.copy()
     width = 2 * pixels + 1
@@ -262,9 +266,9 @@ def on_object_share(attribution_maps, masks, dilate: int = 1) -> np.ndarray:
     and their neighbours carry the evidence. A map with no mass at all gives NaN.
     Chance level, the share of a flat map, is ``on_object_share(np.ones_like(maps), masks)``.
     """
-    maps = np.abs(np.asarray(attribution_maps, dtype=np.float64))
-    if maps.ndim != 3:
-        raise ValueError(f"attribution_maps must have shape (n, height, width), got shape {maps.shape}")
+    maps = np.abs(np.asarray(checks.array("attribution_maps", attribution_maps, ndim=3,
+                                          shape_hint="(n, height, width)", dtype=np.float64), np.float64))
+    checks.non_negative_int("dilate", dilate)
     grown = dilate_masks(masks, dilate)
     if grown.shape != maps.shape:
         raise ValueError(f"masks must have the maps' shape {maps.shape}, got {grown.shape}")
@@ -282,9 +286,10 @@ def rank_correlation(maps_a, maps_b) -> np.ndarray:
     """
     from scipy import stats  # imported here: a third of the package's import time
 
-    a = np.asarray(maps_a, dtype=np.float64)
-    b = np.asarray(maps_b, dtype=np.float64)
-    if a.ndim < 2 or a.shape != b.shape:
+    a = np.asarray(checks.array("maps_a", maps_a, ndim=np.ndim(maps_a) if np.ndim(maps_a) >= 2 else 2,
+                                shape_hint="(n, height, width)", dtype=np.float64), np.float64)
+    b = np.asarray(checks.array("maps_b", maps_b, ndim=a.ndim, shape_hint=f"{a.shape}, like maps_a", dtype=np.float64), np.float64)
+    if a.shape != b.shape:
         raise ValueError(f"maps_a and maps_b must have the same shape (n, ...), got {a.shape} and {b.shape}")
     ra = stats.rankdata(a.reshape(a.shape[0], -1), axis=1)
     rb = stats.rankdata(b.reshape(b.shape[0], -1), axis=1)
@@ -308,8 +313,9 @@ def pool_switches(x) -> jax.Array:
     is where JAX's max-pool gradient sends the signal when several values tie
     (common after a ReLU: a window of zeros).
     """
-    if not hasattr(x, "ndim") or x.ndim != 4 or x.shape[1] % cnn.POOL or x.shape[2] % cnn.POOL:
-        raise ValueError(f"x must have shape (b, h, w, c) with h and w even, got {getattr(x, 'shape', None)}")
+    x = checks.array("x", x, ndim=4, shape_hint="(b, h, w, c) with h and w even", dtype=None)
+    if x.shape[1] % cnn.POOL or x.shape[2] % cnn.POOL:
+        raise ValueError(f"x must have shape (b, h, w, c) with h and w even, got {x.shape}")
     b, h, w, c = x.shape
     p = cnn.POOL
     windows = x.reshape(b, h // p, p, w // p, p, c).transpose(0, 1, 3, 5, 2, 4).reshape(b, h // p, w // p, c, p * p)
@@ -323,6 +329,9 @@ def unpool(signal, switches) -> jax.Array:
     ``signal`` (b, h/2, w/2, c), ``switches`` from :func:`pool_switches` (b, h, w, c).
     """
     p = cnn.POOL
+    signal = checks.array("signal", signal, ndim=4, shape_hint="(b, h/2, w/2, c)", dtype=None)
+    if not hasattr(switches, "ndim") or switches.ndim != 4:
+        raise ValueError(f"switches must be (b, h, w, c) from pool_switches, got {getattr(switches, 'shape', switches)!r}")
     if signal.shape[0] != switches.shape[0] or signal.shape[1:3] != (switches.shape[1] // p, switches.shape[2] // p):
         raise ValueError(f"signal {signal.shape} is not the pooled size of switches {switches.shape}")
     return jnp.repeat(jnp.repeat(signal, p, axis=1), p, axis=2) * switches
@@ -362,7 +371,8 @@ def deconvnet_projection(model: cnn.ShapeCNN, images, layer: str, signal) -> jax
     checks.one_of("layer", layer, set(PROJECTABLE))
     images = _checked_images(images)
     feats = model.features(images, upto=layer, activation=jax.nn.relu)
-    signal = jnp.asarray(signal, dtype=images.dtype)
+    signal = jnp.asarray(checks.array("signal", signal, ndim=4, shape_hint=f"{feats[layer].shape}, the layer's", dtype=None),
+                         dtype=images.dtype)
     if signal.shape != feats[layer].shape:
         raise ValueError(f"signal must have the shape of layer {layer!r}, {feats[layer].shape}, got {signal.shape}")
     undo = {

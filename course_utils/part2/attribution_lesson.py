@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 
+from ..core import checks
 from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call attribution_lesson.solution)
 from ..display.explorer import Control, Explorer
 from . import attribution, sanity, shapes
@@ -71,16 +72,16 @@ def attribution_explorer_figure():
 
 
 def _checked_inputs(images, labels, masks, maps):
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 1):
+    images = np.asarray(checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)", dtype=None))
+    if images.shape[1:] != (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 1):
         raise ValueError(f"images must have shape (n, {shapes.IMAGE_SIZE}, {shapes.IMAGE_SIZE}, 1), got {images.shape}")
     n = images.shape[0]
     labels, masks = np.asarray(labels), np.asarray(masks)
     if labels.shape != (n,) or masks.shape != images.shape[:3] or masks.dtype != bool:
         raise ValueError(f"labels and masks must have shapes ({n},) and {images.shape[:3]} (bool), "
                          f"got {labels.shape} and {masks.shape} ({masks.dtype})")
-    if not isinstance(maps, dict) or not maps:
-        raise TypeError("maps must map a method's name to its maps (n, 32, 32)")
+    checks.indices("labels", labels, size=shapes.N_CLASSES, what="class")
+    checks.mapping("maps", maps, what="method names to maps (n, 32, 32)")
     for name, value in maps.items():
         if np.shape(value) != images.shape[:3]:
             raise ValueError(f"maps[{name!r}] must have shape {images.shape[:3]}, got {np.shape(value)}")

@@ -140,7 +140,8 @@ def subkernel_sums(kernel, stride: int = 2) -> np.ndarray:
     interior, each sub-kernel's sum on its own pixel class: equal sums, no pattern.
     """
     stride = checks.positive_int("stride", stride)
-    kernel = np.asarray(kernel, np.float64)
+    kernel = np.asarray(checks.array("kernel", kernel, ndim=max(np.ndim(kernel), 2), shape_hint="(kh, kw, ...)", dtype=np.float64),
+                        np.float64)
     if kernel.ndim < 2:
         raise ValueError(f"kernel must have shape (kh, kw, ...), got {kernel.shape}")
     out = np.zeros((stride, stride, *kernel.shape[2:]))
@@ -182,6 +183,21 @@ def constant_input_response(layer: upsampling.Upsample2x, size: int = 4) -> dict
     return {"kernel": kernel, "sums": subkernel_sums(kernel).sum(axis=2), "painted": painted}
 
 
+def _checked_keys(keys) -> list:
+    """Random keys (``jax.random.split``) or integer seeds, one per layer to draw."""
+    if isinstance(keys, (str, bytes)) or not hasattr(keys, "__iter__"):
+        raise TypeError(f"keys must be a sequence of random keys (jax.random.split) or integer seeds, got {keys!r}")
+    keys = list(keys)
+    for i, key in enumerate(keys):
+        is_key = isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                                 or key.dtype == jnp.uint32)
+        if not is_key and (isinstance(key, bool) or not isinstance(key, (int, np.integer))):
+            raise TypeError(f"keys[{i}] must be a random key or an integer seed, got {key!r}")
+    if not keys:
+        raise ValueError("keys must hold at least one key")
+    return keys
+
+
 def subkernel_balance(kind: str, keys, in_features: int = 32, out_features: int = 16) -> dict:
     """How unequal the four sub-kernel sums of freshly initialised layers are.
 
@@ -192,6 +208,7 @@ def subkernel_balance(kind: str, keys, in_features: int = 32, out_features: int 
     mean over keys and output channels of each squared sum.
     """
     checks.one_of("kind", kind, {k for k in upsampling.UPSAMPLERS if k.startswith("transposed")})
+    keys = _checked_keys(keys)
     uneven, squares = [], []
     for key in keys:
         layer = upsampling.Upsample2x(kind, in_features, out_features, rngs=nnx.Rngs(params=key))

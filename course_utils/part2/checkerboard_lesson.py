@@ -73,6 +73,11 @@ def plot_overlap_counts(cases, n_in: int = 4):
     The interior (``kernel - 1`` off each side) is outlined; each title gives the
     interior's largest / smallest count. Returns the figure.
     """
+    if isinstance(cases, (str, bytes)) or not hasattr(cases, "__iter__"):
+        raise TypeError(f"cases must be a list of (kernel, stride) pairs, got {cases!r}")
+    cases = list(cases)
+    if not cases or not all(isinstance(c, (tuple, list)) and len(c) == 2 for c in cases):
+        raise ValueError(f"cases must be a non-empty list of (kernel, stride) pairs, got {cases!r}")
     cases = [(checks.positive_int("kernel", k), checks.positive_int("stride", s)) for k, s in cases]
     n_in = checks.positive_int("n_in", n_in)
     counts = {case: deconv.overlap_counts((n_in, n_in), *case) for case in cases}

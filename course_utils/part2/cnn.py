@@ -67,6 +67,7 @@ def _check_images(name: str, x):
 
 def max_pool(x: jax.Array) -> jax.Array:
     """2x2 max-pool with stride 2 over (batch, height, width, channels)."""
+    x = checks.array("x", x, ndim=4, shape_hint="(batch, height, width, channels)", dtype=None)
     return nnx.max_pool(x, window_shape=(POOL, POOL), strides=(POOL, POOL), padding="VALID")
 
 
@@ -131,6 +132,8 @@ def class_scores(model: ShapeCNN, images, classes, *, activation: Callable | Non
     Raises ``TypeError`` for classes that are not integers, ``ValueError`` for a class
     outside ``0..n_classes-1`` or a number of classes that differs from the images'.
     """
+    check_shape_cnn(model)
+    images = checks.array("images", images, ndim=4, shape_hint="(batch, 32, 32, 1)", dtype=None)
     logits = model(images, activation=activation)
     classes = jnp.asarray(checks.indices("classes", classes, size=logits.shape[1], what="class"))
     if classes.shape != logits.shape[:1]:
@@ -145,8 +148,10 @@ def cross_entropy_loss(model: ShapeCNN, batch, key=None) -> jax.Array:
     """
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise TypeError("batch must be a pair (images, labels)")
+    check_classifier(model)
     images, labels = batch
-    logits = model(images)
+    logits = model(checks.array("images", images, ndim=4, shape_hint="(batch, 32, 32, 1)", dtype=None))
+    labels = checks.indices("batch labels", labels, size=logits.shape[1], what="class")
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
@@ -157,8 +162,9 @@ def _predict(model, images):
 
 def accuracy(model: ShapeCNN, images, labels, *, batch_size: int = 1000) -> float:
     """Share of ``images`` whose largest logit is the label (computed in batches)."""
+    check_classifier(model)
     images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    labels = jnp.asarray(labels)
+    labels = jnp.asarray(checks.indices("labels", labels, size=model.head.out_features, what="class"))
     if labels.shape != images.shape[:1]:
         raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -177,12 +183,15 @@ def reinitialise(model: ShapeCNN, layers, *, seed: int) -> ShapeCNN:
     weights and ``model`` itself is unchanged. For Adebayo et al.'s (2018)
     cascading randomisation, pass ``PARAM_LAYERS[-k:]`` for k = 1, 2, 3.
     """
+    check_shape_cnn(model)
     checks.non_negative_int("seed", seed)
     if isinstance(layers, str):
         layers = (layers,)
+    if not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be layer names from {PARAM_LAYERS}, got {layers!r}")
     layers = tuple(layers)
     for name in layers:
-        checks.one_of("each layer", name, set(PARAM_LAYERS))
+        checks.one_of("layers", name, set(PARAM_LAYERS))
     fresh = ShapeCNN(rngs=nnx.Rngs(seed), activation=model.activation, n_classes=model.head.out_features)
     copy = nnx.clone(model)
     for name in layers:
@@ -208,6 +217,7 @@ def receptive_field(layer: str) -> tuple[int, int]:
 def patch_origin(layer: str, row: int, col: int) -> tuple[int, int]:
     """Input (row, col) of the top-left pixel that unit (row, col) of ``layer`` sees ('SAME' padding)."""
     size, stride = receptive_field(layer)
+    row, col = checks.non_negative_int("row", row), checks.non_negative_int("col", col)
     k1, k2 = KERNELS
     if layer == "act1":
         return row - k1 // 2, col - k1 // 2
@@ -293,8 +303,16 @@ def padded_batch_size(n: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def check_shape_cnn(model) -> None:
+def check_shape_cnn(model, name: str = "model") -> None:
     """Raise a ``TypeError`` unless ``model`` is a :class:`ShapeCNN` (or has its ``features()`` method)."""
     if not isinstance(model, nnx.Module) or not hasattr(model, "features"):
-        raise TypeError("model must be a ShapeCNN (course_utils.part2.cnn): a network with features(x) -> "
+        raise TypeError(f"{name} must be a ShapeCNN (course_utils.part2.cnn): a network with features(x) -> "
                         f"the named layers' outputs, got {type(model).__name__}")
+
+
+def check_classifier(model, name: str = "model") -> None:
+    """Raise a ``TypeError`` unless ``model`` is an NNX classifier with a dense ``head`` (ShapeCNN, JudgeCNN)."""
+    if not isinstance(model, nnx.Module) or not callable(model) or not hasattr(getattr(model, "head", None),
+                                                                              "out_features"):
+        raise TypeError(f"{name} must be an NNX image classifier with a dense head, e.g. cnn.ShapeCNN or "
+                        f"judge_cnn.JudgeCNN, got {type(model).__name__}")

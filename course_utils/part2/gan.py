@@ -45,7 +45,10 @@ CLASSES = 10
 
 def scale_digits(pixels) -> np.ndarray:
     """Grey levels 0..16 (``load_digits``) -> [-1, 1]: 0 (white paper) -> -1, 16 (ink) -> 1."""
-    pixels = np.asarray(pixels, np.float32)
+    try:
+        pixels = np.asarray(pixels, np.float32)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"pixels must be grey levels 0..16 (numbers), got {type(pixels).__name__}") from err
     if pixels.size == 0:
         raise ValueError("pixels must not be empty")
     if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 16:
@@ -143,6 +146,8 @@ class GAN(nnx.Module):
     def __init__(self, kind: str = KINDS[0], *, generator_channels: int = 64, discriminator_channels: int = 32,
                  rngs: nnx.Rngs):
         checks.rngs("rngs", rngs)
+        checks.positive_int("generator_channels", generator_channels, minimum=2)
+        checks.positive_int("discriminator_channels", discriminator_channels)
         self.generator = Generator(kind, channels=generator_channels, rngs=rngs)
         self.discriminator = Discriminator(channels=discriminator_channels, rngs=rngs)
 
@@ -158,7 +163,10 @@ def gan_loss(model: GAN, batch, key) -> dict:
     loss of Goodfellow et al. 2014, which DCGAN uses), so it still gets a gradient
     when the discriminator rejects its samples confidently.
     """
+    if not all(hasattr(model, player) for player in PLAYERS):
+        raise TypeError(f"model must be a gan.GAN (with a generator and a discriminator), got {type(model).__name__}")
     real = batch[0] if isinstance(batch, tuple) else batch
+    real = checks.array("batch", real, ndim=4, shape_hint=f"(n, {DIGIT_SIZE}, {DIGIT_SIZE}, 1) real digits", dtype=None)
     z = jax.random.normal(key, (real.shape[0], LATENT))
     fake = model.generator(z)
     real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)
@@ -196,11 +204,19 @@ def generate(generator: Generator, z) -> np.ndarray:
 
 def _flat(name: str, images) -> np.ndarray:
     """Images (n, ...) as float64 rows (n, pixels)."""
-    images = np.asarray(images, np.float64)
-    if images.ndim < 2 or images.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty batch of images (n, ...), got shape {images.shape}")
-    if not np.all(np.isfinite(images)):
-        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
+    ndim = np.ndim(images) if not isinstance(images, str) else 0
+    images = np.asarray(checks.array(name, images, ndim=max(ndim, 2), shape_hint="(n, ...): a batch of images",
+                                     dtype=np.float64))
+    return images.reshape(images.shape[0], -1)
+
+
+def _digit_rows(name: str, images) -> np.ndarray:
+    """Digits (n, 8, 8) or (n, 8, 8, 1) as float64 rows (n, 64)."""
+    ndim = np.ndim(images) if not isinstance(images, str) else 0
+    images = np.asarray(checks.array(name, images, ndim=ndim if ndim in (3, 4) else 4,
+                                     shape_hint=f"(n, {DIGIT_SIZE}, {DIGIT_SIZE}, 1)", dtype=np.float64), np.float64)
+    if images.shape[1:3] != (DIGIT_SIZE, DIGIT_SIZE) or images.shape[3:] not in ((), (1,)):
+        raise ValueError(f"{name} must be digits (n, {DIGIT_SIZE}, {DIGIT_SIZE}, 1), got shape {images.shape}")
     return images.reshape(images.shape[0], -1)
 
 
@@ -212,8 +228,8 @@ def train_classifier(images, labels):
     """
     from sklearn.linear_model import LogisticRegression
 
-    x = _flat("images", images)
-    labels = np.asarray(labels)
+    x = _digit_rows("images", images)
+    labels = np.asarray(checks.indices("labels", labels, size=CLASSES, what="digit class"))
     if labels.shape != (x.shape[0],):
         raise ValueError(f"labels must give one class per image ({x.shape[0]}), got shape {labels.shape}")
     return LogisticRegression(max_iter=1000).fit(x, labels)
@@ -259,9 +275,17 @@ def class_coverage(labels, *, min_share: float = 0.02, confidence=None) -> Cover
     return Coverage(shares, int((shares >= min_share - 1e-12).sum()), float(shares.max()), mean_confidence)
 
 
+def check_judge(classifier) -> None:
+    """Raise a ``TypeError`` unless ``classifier`` is a fitted classifier with ``predict_proba``."""
+    if not callable(getattr(classifier, "predict_proba", None)):
+        raise TypeError("classifier must be a fitted scikit-learn classifier with predict_proba, e.g. from "
+                        f"gan.train_classifier, got {type(classifier).__name__}")
+
+
 def judge(classifier, images, *, min_share: float = 0.02) -> Coverage:
     """The classifier's verdict on ``images`` (n, 8, 8, 1): class shares, coverage, confidence."""
-    probabilities = classifier.predict_proba(_flat("images", images))
+    check_judge(classifier)
+    probabilities = classifier.predict_proba(_digit_rows("images", images))
     return class_coverage(probabilities.argmax(axis=1), min_share=min_share,
                           confidence=probabilities.max(axis=1))
 
@@ -327,7 +351,8 @@ def snapshot_samples(result, z) -> np.ndarray:
 
 def smoothed(values, window: int = 50) -> np.ndarray:
     """Moving average over the last axis (steps), ``window`` steps wide: shape (..., steps - window + 1)."""
-    values = np.asarray(values, np.float64)
+    ndim = np.ndim(values) if not isinstance(values, str) else 1
+    values = np.asarray(checks.array("values", values, ndim=max(ndim, 1), shape_hint="(..., steps)", dtype=np.float64), np.float64)
     window = checks.positive_int("window", window)
     if values.shape[-1] < window:
         raise ValueError(f"window ({window}) must not exceed the number of steps ({values.shape[-1]})")

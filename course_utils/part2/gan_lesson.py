@@ -26,7 +26,13 @@ from . import gan
 
 def digit_grid(ax, images, *, columns: int = 10, labels=None, title: str = ""):
     """Draw ``images`` (n, 8, 8[, 1]) as one grey mosaic on ``ax``, ink dark, one pixel gap."""
-    images = np.asarray(images, np.float32).reshape(-1, gan.DIGIT_SIZE, gan.DIGIT_SIZE)
+    checks.axes("ax", ax)
+    ndim = np.ndim(images) if not isinstance(images, str) else 0
+    images = np.asarray(checks.array("images", images, ndim=ndim if ndim in (3, 4) else 4,
+                                     shape_hint=f"(n, {gan.DIGIT_SIZE}, {gan.DIGIT_SIZE}[, 1])", dtype=None), np.float32)
+    if images.shape[1:3] != (gan.DIGIT_SIZE, gan.DIGIT_SIZE) or images.shape[3:] not in ((), (1,)):
+        raise ValueError(f"images must be digits (n, {gan.DIGIT_SIZE}, {gan.DIGIT_SIZE}[, 1]), got {images.shape}")
+    images = images.reshape(-1, gan.DIGIT_SIZE, gan.DIGIT_SIZE)
     columns = checks.positive_int("columns", columns)
     rows = -(-len(images) // columns)
     mosaic = np.full((rows * (gan.DIGIT_SIZE + 1) - 1, columns * (gan.DIGIT_SIZE + 1) - 1), np.nan, np.float32)
@@ -134,6 +140,7 @@ def update_digit_latent(artists: dict, generator, classifier, a: float, b: float
 
 
 def _digit_latent_scene(generator, classifier):
+    gan.check_judge(classifier)
     fig, artists = digit_latent_figure()
     moving = [artists["image"], artists["bars"], artists["title"]]
     return fig, moving, lambda a, b: update_digit_latent(artists, generator, classifier, a, b), {}
@@ -174,6 +181,8 @@ def latent_circle(frames: int = 36, *, seed: int = 0) -> np.ndarray:
 
 def latent_walk_animation(generator, classifier, latents, *, fps: float = 6) -> str:
     """An offline HTML player of the digits along ``latents`` (frames, LATENT), e.g. :func:`latent_circle`."""
+    gan.check_judge(classifier)
+    checks.positive_float("fps", fps)
     latents = checks.array("latents", latents, ndim=2, shape_hint=f"(frames, {gan.LATENT})")
     digits_ = gan.generate(generator, latents)
     probabilities = classifier.predict_proba(digits_.reshape(len(digits_), -1))

@@ -52,8 +52,7 @@ def _softmax(model, x):
 
 def probabilities(model, images) -> np.ndarray:
     """Softmax class probabilities (n, classes) of any classifier of (n, 32, 32, 1) images."""
-    if not isinstance(model, nnx.Module):
-        raise TypeError(f"model must be an NNX classifier, got {type(model).__name__}")
+    cnn.check_classifier(model)
     images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
     n = images.shape[0]
     pad = cnn.padded_batch_size(n) - n  # one compiled program for 1-8 images, like the ascent

@@ -78,9 +78,9 @@ def attribution_maps(model: cnn.ShapeCNN, images, classes, methods=METHODS) -> d
     if not methods:
         raise ValueError(f"methods must name at least one of {METHODS}")
     for name in methods:
-        checks.one_of("each method", name, set(METHODS))
+        checks.one_of("methods", name, set(METHODS))
     images = np.asarray(checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)"), np.float32)
-    classes = np.asarray(classes)
+    classes = np.asarray(checks.indices("classes", classes, size=model.head.out_features, what="class"))
     if classes.shape != images.shape[:1] or not np.issubdtype(classes.dtype, np.integer):
         raise ValueError(f"classes must be integers of shape ({images.shape[0]},), got {classes.dtype} {classes.shape}")
     maps = _compiled_maps(model, images, classes.astype(np.int32), methods)
@@ -109,8 +109,8 @@ def shuffled_labels(labels, *, seed: int) -> np.ndarray:
 
 
 def _flattened_pair(maps_a, maps_b) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(maps_a, dtype=np.float64)
-    b = np.asarray(maps_b, dtype=np.float64)
+    a = np.asarray(checks.array("maps_a", maps_a, ndim=3, shape_hint="(n, height, width)", dtype=np.float64), np.float64)
+    b = np.asarray(checks.array("maps_b", maps_b, ndim=3, shape_hint="(n, height, width)", dtype=np.float64), np.float64)
     if a.ndim != 3 or a.shape != b.shape:
         raise ValueError(f"maps_a and maps_b must have the same shape (n, height, width), got {a.shape} and {b.shape}")
     return a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
@@ -189,8 +189,6 @@ def correlation_where_nonzero(maps_a, maps_b) -> np.ndarray:
 
 def zero_share(maps) -> np.ndarray:
     """Share of each map's pixels that are exactly 0: (n,)."""
-    maps = np.asarray(maps)
-    if maps.ndim != 3:
-        raise ValueError(f"maps must have shape (n, height, width), got {maps.shape}")
+    maps = checks.array("maps", maps, ndim=3, shape_hint="(n, height, width)", dtype=None)
     return (maps == 0).mean(axis=(1, 2))
 

@@ -48,9 +48,10 @@ def shape_masks(labels, centres, half_sizes, *, size: int = IMAGE_SIZE) -> np.nd
     - cross: a bar of half-width 0.3 and half-length 0.95 along each axis
     - ring: ``0.55 <= sqrt(u^2 + v^2) <= 1``
     """
-    labels = np.asarray(labels)
-    centres = np.asarray(centres, dtype=np.float64)
-    half_sizes = np.asarray(half_sizes, dtype=np.float64)
+    labels = np.asarray(checks.indices("labels", labels, size=N_CLASSES, what="shape class"))
+    centres = np.asarray(checks.array("centres", centres, ndim=2, shape_hint="(n, 2)", dtype=np.float64), np.float64)
+    half_sizes = np.asarray(checks.array("half_sizes", half_sizes, ndim=1, shape_hint="(n,)", dtype=np.float64), np.float64)
+    size = checks.positive_int("size", size)
     n = labels.shape[0] if labels.ndim == 1 else -1
     if labels.ndim != 1 or centres.shape != (n, 2) or half_sizes.shape != (n,):
         raise ValueError(

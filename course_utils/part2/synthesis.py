@@ -67,12 +67,16 @@ def high_frequency_share(images, *, cutoff: float = 0.25) -> np.ndarray:
     Nyquist frequency: white noise puts about 80 % of its variance above it, a smooth
     shape very little. A flat image (no variance) gets 0.
     """
-    x = np.asarray(images, dtype=np.float64)
+    ndim = np.ndim(images) if not isinstance(images, str) else 0
+    x = np.asarray(checks.array("images", images, ndim=ndim if ndim in (3, 4) else 3,
+                                shape_hint="(n, size, size) or (n, size, size, 1)", dtype=np.float64), np.float64)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim != 3 or x.shape[1] != x.shape[2]:
         raise ValueError(f"images must have shape (n, size, size) or (n, size, size, 1), got {x.shape}")
     cutoff = checks.non_negative_float("cutoff", cutoff)
+    if cutoff >= 0.5:
+        raise ValueError(f"cutoff must be below 0.5 cycles per pixel (the Nyquist frequency), got {cutoff}")
     x = x - x.mean(axis=(1, 2), keepdims=True)
     power = np.abs(np.fft.fft2(x)) ** 2
     total = power.sum(axis=(1, 2))
@@ -156,7 +160,7 @@ class Regularisers:
     def __post_init__(self):
         # Only settings of plain numbers are checked: stacked or traced copies (inside
         # maximise's compiled program) were built from checked ones.
-        if not all(isinstance(v, numbers.Real) for v in dataclasses.astuple(self)):
+        if not all(isinstance(v, (numbers.Real, str)) for v in dataclasses.astuple(self)):
             return
         checks.non_negative_float("decay", self.decay)
         if self.decay >= 1:
@@ -361,13 +365,18 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
     cnn.check_shape_cnn(model)
     images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
     n = images.shape[0]
+    if not isinstance(layer, str) and (not hasattr(layer, "__iter__") or isinstance(layer, bytes)):
+        raise TypeError(f"layer must be a layer name, one of {INVERSION_LAYERS}, or one per image, got {layer!r}")
     layers = [layer] * n if isinstance(layer, str) else list(layer)
     if len(layers) != n:
         raise ValueError(f"layer must be one name or one per image ({n}), got {len(layers)}")
     for name in layers:
         checks.one_of("layer", name, set(INVERSION_LAYERS))
-    tv = np.broadcast_to(np.asarray(tv_weight, np.float32), (n,)).copy() if np.ndim(tv_weight) == 0 else \
-        np.asarray(tv_weight, np.float32)
+    try:
+        tv = np.broadcast_to(np.asarray(tv_weight, np.float32), (n,)).copy() if np.ndim(tv_weight) == 0 else \
+            np.asarray(tv_weight, np.float32)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"tv_weight must be a number >= 0 or one per image, got {tv_weight!r}") from err
     if tv.shape != (n,) or not np.all(np.isfinite(tv)) or tv.min() < 0:
         raise ValueError(f"tv_weight must be a number >= 0 or one per image ({n}), got {tv_weight!r}")
     steps = checks.positive_int("steps", steps)
@@ -389,9 +398,11 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
 
 def relative_error(reconstructions, originals) -> np.ndarray:
     """Per image ||x - x0|| / ||x0 - mean(x0)||: 0 is perfect, 1 is as far off as a flat grey of the right mean."""
-    x = np.asarray(reconstructions, np.float64)
-    x0 = np.asarray(originals, np.float64)
-    if x.shape != x0.shape or x.ndim < 2:
+    ndim = max(np.ndim(originals), 2) if not isinstance(originals, str) else 2
+    x0 = np.asarray(checks.array("originals", originals, ndim=ndim, shape_hint="(n, ...)", dtype=np.float64), np.float64)
+    x = np.asarray(checks.array("reconstructions", reconstructions, ndim=ndim, shape_hint=f"{x0.shape}, like originals", dtype=np.float64),
+                   np.float64)
+    if x.shape != x0.shape:
         raise ValueError(f"reconstructions and originals must have the same shape (n, ...), got {x.shape} and {x0.shape}")
     axes = tuple(range(1, x.ndim))
     spread = np.sqrt(((x0 - x0.mean(axis=axes, keepdims=True)) ** 2).sum(axis=axes))

@@ -83,6 +83,8 @@ def update_synthesis_explorer(artists: dict, model, judge, target: str, decay: f
 
 def synthesis_scene(model, judge):
     """The explorer's figure, moving artists, update(**controls) and menu options: its scene."""
+    cnn.check_shape_cnn(model)
+    cnn.check_classifier(judge, "judge")
     fig, artists = synthesis_explorer_figure()
     moving = [artists["image"], artists["title"], artists["own"], artists["judge"]]
 

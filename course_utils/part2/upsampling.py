@@ -61,8 +61,8 @@ def depth_to_space(x, block: int = 2) -> jax.Array:
     channel group ``dy*block + dx`` fills sub-pixel ``(dy, dx)`` of every block.
     """
     block = checks.positive_int("block", block)
-    if not hasattr(x, "ndim") or x.ndim < 3:
-        raise ValueError(f"x must have shape (..., height, width, channels), got {getattr(x, 'shape', type(x).__name__)}")
+    ndim = np.ndim(x) if not isinstance(x, str) else 0
+    x = checks.array("x", x, ndim=ndim if ndim >= 3 else 3, shape_hint="(..., height, width, channels)", dtype=None)
     *lead, height, width, depth = x.shape
     if depth % (block * block):
         raise ValueError(f"x's channels ({depth}) must be a multiple of block*block = {block * block}")
@@ -84,9 +84,7 @@ def icnr(kernel, block: int = 2) -> jax.Array:
     is a convolution followed by nearest-neighbour resizing.
     """
     block = checks.positive_int("block", block)
-    if not hasattr(kernel, "ndim") or kernel.ndim != 4:
-        raise ValueError(f"kernel must have shape (kh, kw, in_channels, block*block*channels), "
-                         f"got {getattr(kernel, 'shape', type(kernel).__name__)}")
+    kernel = checks.array("kernel", kernel, ndim=4, shape_hint="(kh, kw, in_channels, block*block*channels)", dtype=None)
     if kernel.shape[3] % (block * block):
         raise ValueError(f"kernel's output channels ({kernel.shape[3]}) must be a multiple of {block * block}")
     channels = kernel.shape[3] // (block * block)

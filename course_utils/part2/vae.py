@@ -137,7 +137,15 @@ class PatchVAE(nnx.Module):
 # --- the KL divergence ---------------------------------------------------------------
 
 def gaussian_kl(mean, log_var):
-    """KL( N(mean, exp(log_var)) || N(0, 1) ), elementwise: 0.5 (mean^2 + var - 1 - log var)."""
+    """KL( N(mean, exp(log_var)) || N(0, 1) ), elementwise: 0.5 (mean^2 + var - 1 - log var).
+
+    ``mean`` and ``log_var`` are arrays of one shape (numbers, NumPy or JAX, traced
+    or not); raises ``ValueError`` for NaN, infinity or shapes that differ.
+    """
+    mean = checks.array("mean", mean, ndim=np.ndim(mean), shape_hint="like log_var", dtype=None)
+    log_var = checks.array("log_var", log_var, ndim=np.ndim(log_var), shape_hint="like mean", dtype=None)
+    if np.shape(mean) != np.shape(log_var):
+        raise ValueError(f"mean and log_var must have the same shape, got {np.shape(mean)} and {np.shape(log_var)}")
     return 0.5 * (mean**2 + jnp.exp(log_var) - 1.0 - log_var)
 
 
@@ -146,7 +154,7 @@ def kl_monte_carlo(mean: float, std: float, *, n: int = 200_000, seed: int = 0) 
 
     Checks :func:`gaussian_kl` (tests) and shows what the closed form stands for.
     """
-    mean = float(mean)
+    mean = checks.number("mean", mean)
     std = checks.non_negative_float("std", std)
     if std == 0:
         raise ValueError("std must be > 0: a point mass has infinite KL to N(0, 1)")
@@ -362,6 +370,7 @@ def weight_decay_prediction(x, weight_decay: float, *, components: int = 3, tied
 
 def gains_along(model, directions) -> np.ndarray:
     """The model's gain along each direction u (columns): u . (model(u) - model(0)), the bias removed."""
+    checks.model_with("model", model, ("encode", "decode"), "models.PatchAutoencoder, models.TiedPatchAutoencoder")
     directions = np.asarray(checks.array("directions", directions, ndim=2, shape_hint="(taps, k)"), np.float32)
     basis = directions.T
     change = np.asarray(model(basis)) - np.asarray(model(np.zeros_like(basis)))
@@ -370,6 +379,7 @@ def gains_along(model, directions) -> np.ndarray:
 
 def components_in_use(model, x) -> int:
     """Code components whose loss at least doubles the reconstruction error (``analysis.ablation_mse``)."""
+    x = checks.array("x", x, ndim=2, shape_hint="(n_examples, length)", dtype=None)
     ablation = analysis.ablation_mse(model, x)
     return int(np.sum(ablation[1:] >= 2 * ablation[0]))
 

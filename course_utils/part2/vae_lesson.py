@@ -106,6 +106,8 @@ def family_check(samples) -> dict:
 def prior_samples_figure(samples, *, limit: float = 0.75, n: int = 20) -> plt.Figure:
     """The first ``n`` decoded prior samples over the band |y| > ``limit`` that no curve of the family enters."""
     samples = checks.array("samples", samples, ndim=2, shape_hint=f"(n, {data.N_POINTS})")
+    n = checks.positive_int("n", n)
+    limit = checks.positive_float("limit", limit)
     fig, ax = plt.subplots(figsize=(7, 3.4), constrained_layout=True)
     curve_axes(ax, f"{min(n, len(samples))} curves decoded from the prior N(0, I)")
     for k, curve in enumerate(np.asarray(samples)[:n]):
@@ -124,7 +126,14 @@ def beta_sweep(train_x, test_x, betas, *, sigma: float, steps: int, seeds=(0, 1)
     error of the decoded mean per seed), ``predicted`` (kept directions) and
     ``predicted_mse`` (from :func:`linear_vae_prediction`).
     """
-    seeds, done = list(seeds), dict(done or {})
+    train_x = checks.array("train_x", train_x, ndim=2, shape_hint="(n_patches, 7)", dtype=None)
+    test_x = checks.array("test_x", test_x, ndim=2, shape_hint="(n_patches, 7)", dtype=None)
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__iter__"):
+        raise TypeError(f"betas must be a list of beta values, e.g. [0.1, 1.0], got {betas!r}")
+    betas = [checks.non_negative_float(f"betas[{i}]", b) for i, b in enumerate(betas)]
+    checks.positive_float("sigma", sigma)
+    steps = checks.positive_int("steps", steps)
+    seeds, done = list(checks.int_sequence("seeds", seeds)), dict(done or {})
     table = {}
     for beta in betas:
         beta = checks.non_negative_float("beta", beta)
@@ -179,6 +188,10 @@ def train_autoencoders(x, variants: dict, *, steps: int, seeds=(0, 1)) -> dict:
     """
     makers = {"untied": functools.partial(models.PatchAutoencoder, activation="linear"),
               "tied": functools.partial(models.TiedPatchAutoencoder, activation="linear")}
+    x = checks.array("x", x, ndim=2, shape_hint="(n_patches, 7)", dtype=None)
+    checks.mapping("variants", variants, what="labels to (kind, loss) pairs")
+    steps = checks.positive_int("steps", steps)
+    seeds = checks.int_sequence("seeds", seeds)
     runs = {}
     for label, (kind, loss) in variants.items():
         checks.one_of("kind", kind, set(AUTOENCODERS))
@@ -251,7 +264,7 @@ def latent_curve_figure(model, latents=(0, 1)):
     """Figure for the VAE explorer: the decoded curve (left) and the scaled filters (right)."""
     if not isinstance(model, vae.CurveVAE):
         raise TypeError(f"model must be a CurveVAE, got {type(model).__name__}")
-    latents = tuple(checks.non_negative_int("latent", i) for i in latents)
+    latents = checks.int_sequence("latents", latents)
     if len(latents) != 2 or max(latents) >= model.latents or latents[0] == latents[1]:
         raise ValueError(f"latents must name two different latents in 0..{model.latents - 1}, got {latents}")
     filters = np.asarray(model.decoder_filters(), np.float64)
