@@ -294,7 +294,7 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     n = targets.size
     units = {"logits": model.head.out_features, "gmax": cnn.CHANNELS[1], "act2": cnn.CHANNELS[1],
              "act1": cnn.CHANNELS[0]}[layer]
-    checks.indices("targets", targets, size=units, what=f"unit of {layer}")
+    checks.indices("targets", targets, size=units, what=f"{layer} unit")
     if isinstance(regularisers, Regularisers):
         regularisers = [regularisers] * n
     regularisers = list(regularisers)
