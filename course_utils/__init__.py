@@ -3,7 +3,7 @@
 Its folders are its floors; each imports only the ones below it::
 
     registry.py    the registry of every explorer (imports everything; nothing imports it)
-    part2/         notebooks 08-12: reusable modules and one *_lesson module per notebook
+    part2/         notebooks 08-13: reusable modules and one *_lesson module per notebook
     part1/         notebooks 01-07
     display/       figures that redraw what moves, animation players, the explorer kit
     core/          argument checks, transposed-convolution maths, the training engine

@@ -31,7 +31,7 @@ from hypothesis import strategies as st  # noqa: E402
 from course_utils import core, display, part1, part2  # noqa: E402
 from course_utils.core import training  # noqa: E402
 from course_utils.part1 import data, models  # noqa: E402
-from course_utils.part2 import cnn, gan, upsampling, vae  # noqa: E402
+from course_utils.part2 import cnn, gan, textures, upsampling, vae  # noqa: E402
 
 ERRORS = (ValueError, TypeError, FloatingPointError)
 
@@ -110,6 +110,8 @@ MASKS[:, 10:20, 10:20] = True
 GREY = RNG.normal(size=(2, 8, 8)).astype(np.float32)        # grey images (n, h, w) for the measures
 DIGITS = RNG.uniform(-1, 1, size=(20, 8, 8)).astype(np.float32)
 LABELS = np.arange(20) % 10
+RGB = RNG.uniform(size=(16, 16, 3)).astype(np.float32)
+TEX_FILTERS = textures.random_filters((3, 5), 2, seed=0)
 
 
 @functools.cache
@@ -201,6 +203,7 @@ def specs() -> dict[str, Spec]:
                             seeds=(INT_SEQUENCE, [0]), loss=(CALLABLE, None),
                             config=(Kind(("a dict", {"steps": 2})), training.TrainConfig(steps=2))),
         "training.batch_rows": S(m("training.batch_rows"), seed=(NON_NEGATIVE_INT, 0), n_rows=(POSITIVE_INT, 10)),
+        "devices.padded_length": S(m("devices.padded_length"), n=(POSITIVE_INT, 3), multiple=(POSITIVE_INT, 2)),
         # display
         "explorer.Control": S(m("explorer.Control"), fixed={"name": "p"}, lo=(Kind(("text", "a")), 0.0),
                               hi=(Kind(("below lo", -1.0), ("text", "b")), 1.0),
@@ -512,6 +515,64 @@ def specs() -> dict[str, Spec]:
         "synthesis_lesson.synthesis_explorer": S(m("synthesis_lesson.synthesis_explorer"), model=(MODEL, shape_cnn()),
                                                  judge=(MODEL, shape_cnn()), decay=(SLIDER, 0.01),
                                                  target=(Kind(("unknown", "class: cloud")), "class: disc")),
+        "textures.random_filters": S(m("textures.random_filters"), sizes=(INT_SEQUENCE, (3, 5)),
+                                     channels=(POSITIVE_INT, 2), seed=(NON_NEGATIVE_INT, 0)),
+        "textures.filter_spectra": S(m("textures.filter_spectra"), filters=(BANKS, TEX_FILTERS), size=(POSITIVE_INT, 8)),
+        "textures.fft_features": S(m("textures.fft_features"), fixed={"spectra": textures.filter_spectra(TEX_FILTERS, 8)},
+                                   image=(Kind(("an extra axis", np.zeros((1, 8, 8, 3)))), RGB[:8, :8])),
+        "textures.direct_features": S(m("textures.direct_features"), image=(ARRAY, RGB[:8, :8]),
+                                      filters=(BANKS, TEX_FILTERS)),
+        "textures.gram": S(m("textures.gram"), features=(ARRAY, np.ones((4, 4, 2)))),
+        "textures.texture_statistics": S(m("textures.texture_statistics"), image=(ARRAY, RGB),
+                                         filters=(BANKS, TEX_FILTERS), mean_colour=(ARRAY, np.full(3, 0.5))),
+        "textures.style_loss": S(m("textures.style_loss"), grams=(Kind(("one short", [np.eye(2)])), [np.eye(2)] * 2),
+                                 target_grams=(Kind(("a number", 3)), [np.eye(2)] * 2)),
+        "textures.content_loss": S(m("textures.content_loss"),
+                                   features=(Kind(("one short", [np.ones((2, 2, 2))])), [np.ones((2, 2, 2))] * 2),
+                                   target_features=(Kind(("a number", 3)), [np.ones((2, 2, 2))] * 2)),
+        "textures.start_images": S(m("textures.start_images"), targets=(ARRAY, RGB[None]), n=(POSITIVE_INT, 2),
+                                   seed=(NON_NEGATIVE_INT, 0), size=(POSITIVE_INT, 8)),
+        "textures.synthesise": S(m("textures.synthesise"), targets=(ARRAY, RGB[None]), filters=(BANKS, TEX_FILTERS),
+                                 steps=(POSITIVE_INT, 2), learning_rate=(POSITIVE_NUMBER, 0.03),
+                                 seed=(NON_NEGATIVE_INT, 0), size=(POSITIVE_INT, 8)),
+        "textures.transfer": S(m("textures.transfer"), content=(ARRAY, RGB[:8, :8]), style=(ARRAY, RGB),
+                               filters=(BANKS, TEX_FILTERS), style_weights=(Kind(("negative", [-1.0]), ("text", "a")),
+                                                                            [1.0]),
+                               steps=(POSITIVE_INT, 2), learning_rate=(POSITIVE_NUMBER, 0.03)),
+        "textures.crop": S(m("textures.crop"), image=(Kind(("grey", np.zeros((64, 64))), ("text", "abc")),
+                                                       np.zeros((64, 64, 3), np.uint8)),
+                           top=(NON_NEGATIVE_INT, 0), left=(NON_NEGATIVE_INT, 0), size=(POSITIVE_INT, 32),
+                           shrink=(POSITIVE_INT, 2)),
+        "textures.matched_noise": S(m("textures.matched_noise"), image=(ARRAY, RGB), seed=(NON_NEGATIVE_INT, 0)),
+        "textures.phase_randomised": S(m("textures.phase_randomised"), image=(ARRAY, RGB), seed=(NON_NEGATIVE_INT, 0)),
+        "textures.radial_spectrum": S(m("textures.radial_spectrum"), image=(ARRAY, RGB)),
+        "textures.spectrum_distance": S(m("textures.spectrum_distance"), fixed={"b": RGB},
+                                        a=(Kind(("NaN", _nan_like(RGB)), ("text", "abc")), RGB)),
+        "textures.colour_distance": S(m("textures.colour_distance"), a=(ARRAY, RGB), b=(ARRAY, RGB),
+                                      bins=(POSITIVE_INT, 4)),
+        "textures.edge_strength_distance": S(m("textures.edge_strength_distance"), fixed={"b": RGB},
+                                             a=(Kind(("NaN", _nan_like(RGB)), ("text", "abc")), RGB),
+                                             bins=(POSITIVE_INT, 4)),
+        "textures.edge_correlation": S(m("textures.edge_correlation"), fixed={"b": RGB},
+                                       a=(Kind(("NaN", _nan_like(RGB)), ("smaller", RGB[:8])), RGB)),
+        "textures.ssim": S(m("textures.ssim"), fixed={"b": RGB}, a=(Kind(("NaN", _nan_like(RGB)), ("text", "abc")), RGB),
+                           window=(POSITIVE_INT, 3)),
+        "textures_lesson.image_row": S(m("textures_lesson.image_row"),
+                                       images=(Kind(("not a dict", [RGB]), ("none", {}), ("NaN", {"a": _nan_like(RGB)})),
+                                               {"a": RGB})),
+        "textures_lesson.measures_table": S(m("textures_lesson.measures_table"),
+                                            targets=(Kind(("not a dict", [RGB]), ("none", {})), {"a": RGB}),
+                                            candidates=(Kind(("not a dict", [RGB])), {"a": {"b": RGB}})),
+        "textures_lesson.format_measures": S(m("textures_lesson.format_measures"),
+                                             table=(Kind(("not a dict", [1]), ("none", {})), {})),
+        "textures_lesson.style_explorer_figure": S(m("textures_lesson.style_explorer_figure"), content=(ARRAY, RGB),
+                                                   style=(ARRAY, RGB)),
+        "textures_lesson.nearest_weight": S(m("textures_lesson.nearest_weight"), weights=(ARRAY, [0.0, 1.0]),
+                                            log10_weight=(Kind(("NaN", float("nan")), ("text", "1")), 0.0)),
+        "textures_lesson.style_explorer": S(m("textures_lesson.style_explorer"), content=(ARRAY, RGB),
+                                            style=(ARRAY, RGB), weights=(ARRAY, [0.0, 1.0]),
+                                            results=(Kind(("one short", RGB[None]), ("text", "abc")), np.stack([RGB] * 2)),
+                                            log10_weight=(SLIDER, 0.0)),
         "upsampling.depth_to_space": S(m("upsampling.depth_to_space"), x=(FLEX, np.zeros((1, 2, 2, 4))),
                                        block=(POSITIVE_INT, 2)),
         "upsampling.icnr": S(m("upsampling.icnr"), kernel=(ARRAY, np.zeros((3, 3, 2, 4))), block=(POSITIVE_INT, 2)),
@@ -574,6 +635,7 @@ def specs() -> dict[str, Spec]:
     }
 
 
+BANKS = Kind(("one array", np.ones((3, 3, 3, 2))), ("none", ()), ("grey filters", (np.ones((3, 3, 1, 2)),)))
 POSITIVE_NUMBER = Kind(("zero", 0.0), ("negative", -1.0), ("NaN", float("nan")), ("text", "1"))
 SLIDER = Kind(("out of range", 1e6), ("text", "x"))
 AXES = Kind(("not axes", "ax"), ("a number", 3))
@@ -600,6 +662,7 @@ EXEMPT = {
     "vae.RegularisedLoss": "a record built by vae.regularised_loss, which checks its numbers",
     "gan.Coverage": "a record built by gan.class_coverage",
     "cnn.TopPatches": "a record built by cnn.top_patches",
+    "devices.spread": "inside the optimisations: synthesis and textures pass it batches they have checked",
 }
 # Arguments that come from the library's own figures: an update_* function takes the
 # artists its *_figure made and slider values inside the controls' ranges; a draw_*

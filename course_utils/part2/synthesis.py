@@ -35,9 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..core import checks
+from ..core import checks, devices
 from . import cnn, shapes
 
 OBJECTIVE_LAYERS = ("act1", "act2", "gmax", "logits")
@@ -259,20 +258,6 @@ def _ascend(graphdef, state, targets, layer_weights, regs, start, step_size, key
     return x
 
 
-def _spread(batch, replicated):
-    """Put ``batch`` (arrays with a leading image axis) in equal shares on every device, ``replicated`` whole on each.
-
-    Every image's optimisation is independent of the others', so with one JAX device
-    per core (``course_utils.configure_cpu``) the compiled program runs each share on
-    its own core: about twice as fast on two cores. A batch of one image stays on
-    the first device.
-    """
-    size = jax.tree.leaves(batch)[0].shape[0]
-    mesh = Mesh(np.array(jax.devices()[:1] if size == 1 else jax.devices()), ("images",))
-    return (jax.device_put(batch, NamedSharding(mesh, PartitionSpec("images"))),
-            jax.device_put(replicated, NamedSharding(mesh, PartitionSpec())))
-
-
 def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers(), steps: int = 200,
              step_size: float = 0.02, base: float = 0.2, start_noise: float = 0.02, seed: int = 0) -> np.ndarray:
     """Images (n, 32, 32, 1) that climb the score of each unit in ``targets`` (n,) of ``layer``.
@@ -316,7 +301,7 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
     rng = np.random.default_rng(seed)
     start = (base + start_noise * rng.standard_normal((size, shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 1))).astype(np.float32)
     graphdef, state = nnx.split(model)
-    (targets, weights, stacked, start), (state, step_size, key) = _spread(
+    (targets, weights, stacked, start), (state, step_size, key) = devices.spread(
         (np.pad(targets, (0, pad)).astype(np.int32), weights, stacked, np.clip(start, 0, 1).astype(np.float32)),
         (state, np.float32(step_size), jax.random.key(seed)))
     x = _ascend(graphdef, state, targets, weights, stacked, start, step_size, key, steps=steps)
@@ -389,7 +374,7 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
     rng = np.random.default_rng(seed)
     start = originals.mean() + INVERSION_START_NOISE * rng.standard_normal(originals.shape)
     graphdef, state = nnx.split(model)
-    batch, (state, learning_rate) = _spread(
+    batch, (state, learning_rate) = devices.spread(
         (originals, weights, np.pad(tv, (0, pad)), np.clip(start, 0, 1).astype(np.float32)),
         (state, np.float32(learning_rate)))
     x = _invert(graphdef, state, *batch, learning_rate, steps=steps)
