@@ -128,6 +128,6 @@ def test_the_style_explorer_shows_the_nearest_computed_weight():
     content, style, weights, results = textures_lesson.example_inputs()
     fig, artists = textures_lesson.style_explorer_figure(content, style)
     assert textures_lesson.update_style_explorer(artists, content, style, weights, results, 0.9) == 3  # 10**0.9 ~ 8 -> 10
-    assert textures_lesson.update_style_explorer(artists, content, style, weights, results, -2.0) == 0  # 0.01 -> 0
+    assert textures_lesson.update_style_explorer(artists, content, style, weights, results, -1.5) == 0  # 0.03 -> 0
     assert np.allclose(artists["result"].get_array(), np.clip(results[0], 0, 1))
-    assert "style weight 0" in artists["title"].get_text()
+    assert "nearest computed weight 0" in artists["title"].get_text()

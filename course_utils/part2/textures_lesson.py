@@ -65,8 +65,11 @@ def format_measures(table: dict) -> str:
 
 # --- "Try it": the style weight -> the picture, from the notebook's sweep ----------------
 
-WEIGHT_CONTROL = Control("log10_weight", -2.0, 2.0, 0.25, label="log₁₀ style weight")
-"""The explorer's slider: the style weight on a log scale (the sweep's weights are looked up)."""
+WEIGHT_CONTROL = Control("log10_weight", -2.0, 1.5, 0.25, label="log₁₀ style weight")
+"""The explorer's slider: the style weight on a log scale (the sweep's weights are looked up).
+Its lowest position stands for weight 0, the content alone."""
+ZERO_AS = 1e-2
+"""Weight 0 sits at the slider's lowest position, 10**-2, when looking up the nearest computed weight."""
 
 
 def style_explorer_figure(content, style):
@@ -86,9 +89,11 @@ def style_explorer_figure(content, style):
 
 
 def nearest_weight(weights, log10_weight: float) -> int:
-    """Index of the computed weight nearest to ``10**log10_weight`` on a log scale (weight 0 counts as 1e-3)."""
+    """Index of the computed weight nearest to ``10**log10_weight`` on a log scale (weight 0 counts as ``ZERO_AS``)."""
     weights = np.asarray(checks.array("weights", weights, ndim=1, shape_hint="(n,)"), np.float64)
-    return int(np.argmin(np.abs(np.log10(np.maximum(weights, 1e-3)) - checks.number("log10_weight", log10_weight))))
+    if weights.min() < 0:
+        raise ValueError(f"weights must be >= 0, got {weights.min()}")
+    return int(np.argmin(np.abs(np.log10(np.maximum(weights, ZERO_AS)) - checks.number("log10_weight", log10_weight))))
 
 
 def update_style_explorer(artists: dict, content, style, weights, results, log10_weight: float) -> int:
@@ -96,7 +101,9 @@ def update_style_explorer(artists: dict, content, style, weights, results, log10
     k = nearest_weight(weights, log10_weight)
     image = results[k]
     artists["result"].set_data(np.clip(image, 0, 1))
-    artists["title"].set_text(f"style weight {weights[k]:g}\nedges kept {textures.edge_correlation(content, image):.2f}, "
+    asked = "0" if log10_weight <= np.log10(ZERO_AS) else f"{10**log10_weight:.2g}"
+    artists["title"].set_text(f"asked {asked}: nearest computed weight {weights[k]:g}\n"
+                              f"edges kept {textures.edge_correlation(content, image):.2f}, "
                               f"colour distance to style {textures.colour_distance(style, image):.2f}")
     return k
 
