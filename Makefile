@@ -12,7 +12,7 @@ export JAX_PLATFORMS ?= cpu
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/build/jax-cache
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 
-.PHONY: lab test bench html setup clean-notebooks clean
+.PHONY: lab test quick bench html setup clean-notebooks clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
+
+# The everyday loop: the unit tests (no browser) and notebook 01, in about two minutes.
+# NB=notebooks/13_textures_and_style.ipynb picks another notebook.
+NB ?= notebooks/01_data.ipynb
+quick: $(STAMP)
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider -m "not browser" tests $(NB)
 
 # Speed of the training engine, the explorers and the whole course: build/bench.json.
 bench: $(STAMP)
