@@ -275,3 +275,19 @@ def test_format_table_and_figures_draw():
         fig.canvas.draw()
         assert all(ax.get_title() or ax.get_label() == "<colorbar>" for ax in fig.axes)
         matplotlib.pyplot.close(fig)
+
+
+def test_the_depth_to_space_exercise_accepts_every_right_answer():
+    def with_jax(x):
+        n, h, w, d = x.shape
+        return jnp.reshape(jnp.transpose(jnp.reshape(x, (n, h, w, 2, 2, d // 4)), (0, 1, 3, 2, 4, 5)), (n, 2 * h, 2 * w, -1))
+
+    def interleaved(x):  # channel k of a pixel to group k % 4: wrong
+        n, h, w, d = x.shape
+        return x.reshape(n, h, w, d // 4, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(n, 2 * h, 2 * w, d // 4)
+
+    assert checkerboard_lesson.check_depth_to_space(checkerboard_lesson.solution("depth_to_space", show=False)) is True
+    assert checkerboard_lesson.check_depth_to_space(with_jax) is True
+    assert checkerboard_lesson.check_depth_to_space(None) is None
+    assert checkerboard_lesson.check_depth_to_space(interleaved) is False
+    assert checkerboard_lesson.check_depth_to_space(lambda x: x) is False

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from ..core import checks, deconv
 from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call checkerboard_lesson.solution)
 from ..display.explorer import Control, Explorer
-from . import checkerboard
+from . import checkerboard, upsampling
 
 
 CHECKERED = ("transposed k3 s2", "transposed k4 s2", "sub-pixel")
@@ -380,3 +380,45 @@ def check_subkernel_sums(answer, kernel):
 def solve_subkernel_sums(kernel):
     kernel = np.asarray(kernel)
     return np.array([[kernel[a::2, b::2].sum() for b in range(2)] for a in range(2)])
+
+
+def check_depth_to_space(answer_function):
+    """Exercise: write ``depth_to_space(x)`` for 2x2 blocks, checked on random inputs.
+
+    ``x`` is (n, h, w, 4*c); the answer is (n, 2h, 2w, c) with pixel (2i + dy, 2j + dx)
+    taken from channel group ``dy*2 + dx`` of pixel (i, j): channels
+    ``(dy*2 + dx)*c .. (dy*2 + dx)*c + c - 1``.
+    """
+    if answer_function is None:
+        print("Not attempted yet: replace None with your function depth_to_space(x).")
+        return None
+    if not callable(answer_function):
+        print(f"Expected a function, got {type(answer_function).__name__}.")
+        return False
+    rng = np.random.default_rng(9)
+    for shape in [(1, 1, 1, 4), (2, 3, 5, 8), (1, 4, 2, 12)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        expected = np.asarray(upsampling.depth_to_space(x))
+        try:
+            got = np.asarray(answer_function(x))
+        except Exception as err:  # a student's function may fail in any way: say how
+            print(f"Your function raised {type(err).__name__} on x of shape {shape}: {err}")
+            return False
+        if got.shape != expected.shape:
+            print(f"Not quite: for x of shape {shape} expected shape {expected.shape}, got {got.shape}.")
+            return False
+        if not np.allclose(got, expected, atol=1e-6):
+            print(f"Not quite: the pixels differ for x of shape {shape}. Check which channels form group "
+                  "dy*2+dx: c consecutive channels, group 0 first.")
+            return False
+    return verdict(0.0, 0.0, what="a function")
+
+
+@solves
+def solve_depth_to_space():
+    def depth_to_space(x):
+        n, h, w, depth = x.shape
+        blocks = x.reshape(n, h, w, 2, 2, depth // 4)  # (pixel i, pixel j, dy, dx, channel)
+        return blocks.transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, depth // 4)  # rows 2i+dy, cols 2j+dx
+
+    return depth_to_space
