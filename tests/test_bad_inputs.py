@@ -652,6 +652,8 @@ EXEMPT = {
        for n in ("positive_int", "non_negative_int", "int_sequence", "non_negative_float", "array", "indices",
                  "model_with", "rngs", "one_of", "number", "positive_float", "axes", "mapping")},
     "exercise.solves": "a decorator applied to the library's own worked solutions",
+    "exercise.verdict_on_function": "an exercise check: a wrong answer gets a verdict (False and a sentence), "
+                                    "not an error (tests/test_textures.py, tests/test_upsampling.py)",
     **{f"loops.{n}": "inside the engine: training.train checks the arguments it passes on"
        for n in ("Step", "chunk_draws", "ScanRunner", "StepRunner")},
     "training.TrainResult": "a record that training.train builds; its methods check their own arguments",

@@ -70,3 +70,36 @@ def verdict(answer, expected, *, what: str, atol: float = 1e-5, rtol: float = 1e
         return False
     print("Correct!")
     return True
+
+
+def verdict_on_function(answer_function, reference: Callable, inputs, *, what: str, hint: Callable | None = None,
+                        rtol: float = 1e-4, atol: float = 1e-6):
+    """Check a student's function against ``reference`` on each of ``inputs`` (arrays): True, False or None.
+
+    Prints what differs: an error it raised, a wrong shape, or the largest difference,
+    followed by ``hint(got, expected)`` when given (a sentence, or "" for none).
+    Any implementation that returns the right numbers passes.
+    """
+    if answer_function is None:
+        print(f"Not attempted yet: replace None with your function {what}.")
+        return None
+    if not callable(answer_function):
+        print(f"Expected a function, got {type(answer_function).__name__}.")
+        return False
+    for x in inputs:
+        expected = np.asarray(reference(x), np.float64)
+        try:
+            got = np.asarray(answer_function(x), np.float64)
+        except Exception as err:  # a student's function may fail in any way: say how
+            print(f"Your function raised {type(err).__name__} on an input of shape {x.shape}: {err}")
+            return False
+        if got.shape != expected.shape:
+            print(f"Not quite: for an input of shape {x.shape} expected shape {expected.shape}, got {got.shape}.")
+            return False
+        if not np.allclose(got, expected, rtol=rtol, atol=atol):
+            extra = hint(got, expected) if hint else ""
+            print(f"Not quite: off by up to {np.abs(got - expected).max():.3g} for an input of shape {x.shape}."
+                  + (f" {extra}" if extra else ""))
+            return False
+    print("Correct!")
+    return True

@@ -17,7 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from ..core import checks, deconv
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call checkerboard_lesson.solution)
+from ..core.exercise import solution, solves, verdict, verdict_on_function  # noqa: F401  (notebooks call checkerboard_lesson.solution)
 from ..display.explorer import Control, Explorer
 from . import checkerboard, upsampling
 
@@ -389,29 +389,11 @@ def check_depth_to_space(answer_function):
     taken from channel group ``dy*2 + dx`` of pixel (i, j): channels
     ``(dy*2 + dx)*c .. (dy*2 + dx)*c + c - 1``.
     """
-    if answer_function is None:
-        print("Not attempted yet: replace None with your function depth_to_space(x).")
-        return None
-    if not callable(answer_function):
-        print(f"Expected a function, got {type(answer_function).__name__}.")
-        return False
     rng = np.random.default_rng(9)
-    for shape in [(1, 1, 1, 4), (2, 3, 5, 8), (1, 4, 2, 12)]:
-        x = rng.standard_normal(shape).astype(np.float32)
-        expected = np.asarray(upsampling.depth_to_space(x))
-        try:
-            got = np.asarray(answer_function(x))
-        except Exception as err:  # a student's function may fail in any way: say how
-            print(f"Your function raised {type(err).__name__} on x of shape {shape}: {err}")
-            return False
-        if got.shape != expected.shape:
-            print(f"Not quite: for x of shape {shape} expected shape {expected.shape}, got {got.shape}.")
-            return False
-        if not np.allclose(got, expected, atol=1e-6):
-            print(f"Not quite: the pixels differ for x of shape {shape}. Check which channels form group "
-                  "dy*2+dx: c consecutive channels, group 0 first.")
-            return False
-    return verdict(0.0, 0.0, what="a function")
+    inputs = [rng.standard_normal(shape).astype(np.float32) for shape in [(1, 1, 1, 4), (2, 3, 5, 8), (1, 4, 2, 12)]]
+    return verdict_on_function(answer_function, upsampling.depth_to_space, inputs, what="depth_to_space(x)",
+                               hint=lambda got, expected: "Check which channels form group dy*2+dx: c consecutive "
+                                                          "channels, group 0 first.", rtol=0)
 
 
 @solves

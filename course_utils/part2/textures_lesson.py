@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..core import checks
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call textures_lesson.solution)
+from ..core.exercise import solution, solves, verdict_on_function  # noqa: F401  (notebooks call textures_lesson.solution)
 from ..display.explorer import Control, Explorer
 from . import textures
 
@@ -147,31 +147,16 @@ def check_gram(answer_function):
     The Gram matrix asked for is ``G[i, j]`` = the mean over positions of
     ``F[:, :, i] * F[:, :, j]`` (divided by the number of positions h*w).
     """
-    if answer_function is None:
-        print("Not attempted yet: replace None with your function gram(features).")
-        return None
-    if not callable(answer_function):
-        print(f"Expected a function, got {type(answer_function).__name__}.")
-        return False
     rng = np.random.default_rng(13)
-    for shape in [(4, 5, 3), (8, 8, 6), (1, 7, 2)]:
-        features = np.maximum(rng.standard_normal(shape), 0).astype(np.float32)
-        expected = np.asarray(textures.gram(features), np.float64)
-        try:
-            got = np.asarray(answer_function(features), np.float64)
-        except Exception as err:  # a student's function may fail in any way: say how
-            print(f"Your function raised {type(err).__name__} on features of shape {shape}: {err}")
-            return False
-        if got.shape != expected.shape:
-            print(f"Not quite: for features of shape {shape} expected a ({shape[2]}, {shape[2]}) matrix, got {got.shape}.")
-            return False
-        if not np.allclose(got, expected, rtol=1e-4, atol=1e-6):
-            ratio = np.median(got[expected != 0] / expected[expected != 0]) if np.any(expected) else np.nan
-            hint = (f" It is {ratio:g} times the expected one: divide by the number of positions h*w once."
-                    if np.isfinite(ratio) and np.allclose(got, ratio * expected, rtol=1e-3) else "")
-            print(f"Not quite: off by up to {np.abs(got - expected).max():.3g} on features of shape {shape}.{hint}")
-            return False
-    return verdict(0.0, 0.0, what="a function")
+    inputs = [np.maximum(rng.standard_normal(shape), 0).astype(np.float32) for shape in [(4, 5, 3), (8, 8, 6), (1, 7, 2)]]
+
+    def hint(got, expected):
+        ratio = np.median(got[expected != 0] / expected[expected != 0]) if np.any(expected) else np.nan
+        if np.isfinite(ratio) and np.allclose(got, ratio * expected, rtol=1e-3):
+            return f"It is {ratio:g} times the expected one: divide by the number of positions h*w once."
+        return ""
+
+    return verdict_on_function(answer_function, textures.gram, inputs, what="gram(features)", hint=hint)
 
 
 @solves
