@@ -74,11 +74,12 @@ def verdict(answer, expected, *, what: str, atol: float = 1e-5, rtol: float = 1e
 
 def verdict_on_function(answer_function, reference: Callable, inputs, *, what: str, hint: Callable | None = None,
                         rtol: float = 1e-4, atol: float = 1e-6):
-    """Check a student's function against ``reference`` on each of ``inputs`` (arrays): True, False or None.
+    """Check a student's function against ``reference`` on each of ``inputs``: True, False or None.
 
-    Prints what differs: an error it raised, a wrong shape, or the largest difference,
-    followed by ``hint(got, expected)`` when given (a sentence, or "" for none).
-    Any implementation that returns the right numbers passes.
+    Each input is an array, or a tuple of arrays passed as separate arguments
+    (``f(*input)``). Prints what differs: an error it raised, a wrong shape, or the
+    largest difference, followed by ``hint(got, expected)`` when given (a sentence,
+    or "" for none). Any implementation that returns the right numbers passes.
     """
     if answer_function is None:
         print(f"Not attempted yet: replace None with your function {what}.")
@@ -87,18 +88,20 @@ def verdict_on_function(answer_function, reference: Callable, inputs, *, what: s
         print(f"Expected a function, got {type(answer_function).__name__}.")
         return False
     for x in inputs:
-        expected = np.asarray(reference(x), np.float64)
+        args = x if isinstance(x, tuple) else (x,)
+        shapes = " and ".join(str(np.shape(a)) for a in args)
+        expected = np.asarray(reference(*args), np.float64)
         try:
-            got = np.asarray(answer_function(x), np.float64)
+            got = np.asarray(answer_function(*args), np.float64)
         except Exception as err:  # a student's function may fail in any way: say how
-            print(f"Your function raised {type(err).__name__} on an input of shape {x.shape}: {err}")
+            print(f"Your function raised {type(err).__name__} on inputs of shape {shapes}: {err}")
             return False
         if got.shape != expected.shape:
-            print(f"Not quite: for an input of shape {x.shape} expected shape {expected.shape}, got {got.shape}.")
+            print(f"Not quite: for inputs of shape {shapes} expected shape {expected.shape}, got {got.shape}.")
             return False
         if not np.allclose(got, expected, rtol=rtol, atol=atol):
             extra = hint(got, expected) if hint else ""
-            print(f"Not quite: off by up to {np.abs(got - expected).max():.3g} for an input of shape {x.shape}."
+            print(f"Not quite: off by up to {np.abs(got - expected).max():.3g} for inputs of shape {shapes}."
                   + (f" {extra}" if extra else ""))
             return False
     print("Correct!")
