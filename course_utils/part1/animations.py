@@ -314,7 +314,7 @@ def painting_figure(curve, *, ylim: float = 0.8, dpi: int = 96):
                                   label="output so far")
         # Neutral colours for the legend; each frame colours the stroke and span by window.
         (stroke,) = ax_paint.plot(positions, np.zeros(data.N_POINTS), "-", linewidth=2.5, color="0.35",
-                                  label="this window's paint")
+                                  label="this window's stroke")
         span = ax_paint.axvspan(-0.5, data.PATCH - 0.5, color="0.35", alpha=0.12, label="this window")
         ax_paint.set_xlim(-0.5, data.N_POINTS - 0.5)
         ax_paint.set_ylim(-ylim, ylim)
@@ -342,8 +342,9 @@ def draw_painting_frame(artists: dict, frame: dict) -> None:
     artists["stroke"].set_color(color)
     artists["span"].set_x(start - 0.5)
     artists["span"].set_color(color)
-    artists["title"].set_text(f"window {w + 1} (positions {start}-{start + data.PATCH - 1}) paints its filters "
-                              f"scaled by its code: {frame['share']:.0%} of its paint on")
+    # Windows are numbered i = 0, 1, 2 as in y[n] = sum_i x[i] w[n - 4i]; window i starts at position 4i.
+    artists["title"].set_text(f"window i = {w} adds its filters × its code to positions {start}-{start + data.PATCH - 1}: "
+                              f"{frame['share']:.0%} of its stroke drawn")
     for bar, count in zip(artists["bars"], frame["counts"]):
         bar.set_height(count)
 
