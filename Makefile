@@ -42,7 +42,8 @@ quick: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
-# A static, executed copy of the course: open build/html/index.html in a browser.
+# The course as an offline book (Sphinx + myst-nb, the notebooks executed as CI runs them):
+# open build/html/index.html; for search snippets serve it (cd build/html && python -m http.server --bind 127.0.0.1).
 html: $(STAMP)
 	$(BIN)/python tools/build_html.py
 

@@ -193,6 +193,12 @@ def specs() -> dict[str, Spec]:
                                       stride=(POSITIVE_INT, 2)),
         "deconv.interior_overlap_counts": S(m("deconv.interior_overlap_counts"), n_inputs=(POSITIVE_INT, 4),
                                             kernel=(POSITIVE_INT, 3), stride=(POSITIVE_INT, 2)),
+        "static_explorer.slider_positions": S(m("static_explorer.slider_positions"), fixed={"integer": True},
+                                              lo=(Kind(("text", "a")), 0),
+                                              hi=(Kind(("below lo", -1), ("text", "b")), 8),
+                                              step=(Kind(("zero", 0), ("negative", -1)), 1),
+                                              start=(Kind(("outside", 9), ("text", "4")), 4),
+                                              max_positions=(Kind(("one", 1), ("text", "21")), 21)),
         "exercise.solution": S(m("exercise.solution"), name=(OPTION, "curve_from_basis")),
         "exercise.verdict": S(m("exercise.verdict"), fixed={"answer": 1.0, "expected": 1.0, "what": "a number"},
                               atol=(NON_NEGATIVE_FLOAT, 1e-5), rtol=(NON_NEGATIVE_FLOAT, 1e-4)),
@@ -665,6 +671,8 @@ EXEMPT = {
     "gan.Coverage": "a record built by gan.class_coverage",
     "cnn.TopPatches": "a record built by cnn.top_patches",
     "devices.spread": "inside the optimisations: synthesis and textures pass it batches they have checked",
+    "static_explorer.precompute_frames": "runs only inside make html's kernels on the explorers a notebook built "
+                                         "(tools/build_html.py); tests/test_static_html.py checks it",
 }
 # Arguments that come from the library's own figures: an update_* function takes the
 # artists its *_figure made and slider values inside the controls' ranges; a draw_*

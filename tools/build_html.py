@@ -1,90 +1,60 @@
-"""``make html``: execute every notebook and write a static copy of the course to build/html/.
+"""``make html``: the course as an offline book in build/html/ (Sphinx + myst-nb + sphinx-book-theme).
 
-Each notebook is executed top to bottom in a fresh kernel (as CI does) and
-converted with nbconvert's "lab" template; ``index.html`` links them in order with
-each notebook's title and introduction. Open ``build/html/index.html`` in a
-browser: no server, no kernel and no network are needed.
+Steps:
 
-What makes the copy read offline:
+1. Execute every notebook top to bottom in a fresh kernel, as CI does
+   (tools/execute_notebooks.py). A few lines run in the kernel first, never saved
+   into the notebook: each explorer the notebook shows also draws its pictures for
+   every kept slider position (course_utils/display/static_explorer.py).
+2. Replace each widget by what a page without a kernel can show: an explorer by its
+   precomputed pictures, controls and a caption from docs/book/course.yml (a few
+   lines of script swap the pictures); a progress bar by its last line of text.
+3. Write the executed copies, a landing page (docs/book/course.yml: the parts, the
+   question each notebook answers, the run times measured in step 1) and a local
+   MathJax 3 (the pinned django-static-mathjax package) into build/book-src/, and let
+   Sphinx read them there (myst-nb does not execute: ``nb_execution_mode = "off"``).
+4. Check that no page would load anything from the network, and report sizes.
 
-- The pages load no script, stylesheet or font from the internet. The lab
-  template would load require.js and MathJax from a CDN (and mermaid.js when a
-  diagram appears); :data:`OFFLINE_TEMPLATE` leaves them out, and the build fails
-  if a page still refers to a remote script, stylesheet, font or image.
-- Equations are rendered here, at build time, by matplotlib's mathtext (a TeX
-  subset, already a course dependency) into inline SVG paths: no MathJax, no
-  font files. TeX that mathtext cannot parse is shown as its source in a marked
-  ``<code class="tex-source">``, with a warning (the static-copy test fails on it).
-- The explorers need a running kernel, so each one becomes its last figure and
-  slider values with a caption; a progress bar (tqdm's widget) becomes its final
-  line of text.
-- The animations of notebook 03 are self-contained players (see
-  ``course_utils/display/player.py``).
+Open build/html/index.html in a browser; for search with text snippets serve the
+folder: ``cd build/html && python -m http.server --bind 127.0.0.1``.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import html
+import importlib.util
+import json
 import re
+import shutil
 import sys
-import warnings
+import time
 from pathlib import Path
 
-import matplotlib
 import nbformat
-from jinja2 import DictLoader, pass_context
-from matplotlib.font_manager import FontProperties
-from matplotlib.path import Path as MplPath
-from matplotlib.textpath import TextToPath
-from nbconvert import HTMLExporter
-from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.execute_notebooks import NOTEBOOKS, ROOT, execute  # noqa: E402
 
-INDEX_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Deconvolution, visualized: the course</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }}
-li {{ margin-bottom: 1rem; }}
-li li {{ margin-bottom: 0; }}
-.note {{ color: #555; font-size: 0.9rem; }}
-{math_style}
-</style>
-</head>
-<body>
-<h1>Deconvolution, visualized</h1>
-<p>A static, executed copy of the course: every notebook as it ran, outputs included.
-To change a number, move a slider or rerun a cell, open the notebooks in JupyterLab
-(<code>make lab</code>).</p>
-<ol>
-{items}
-</ol>
-<p class="note">Built by <code>make html</code>. It needs no network: animations play offline,
-equations are drawn in the page; the explorers need a running kernel.</p>
-</body>
-</html>
-"""
+BOOK = ROOT / "docs" / "book"
+PAGE_LIMIT_MB = 3.0
+EXPLORER_DIR = "_static/explorers"
 
-MATH_STYLE = """svg.tex { display: inline-block; overflow: visible; font-size: 1.1em; }
-.tex-display { display: block; text-align: center; margin: 0.8em 0; font-size: 1.2em; }
-code.tex-source { color: #a00; }"""
-
-# The lab template, minus everything it would fetch from a CDN: require.js (needed only
-# by the ipywidgets renderer, which the stills replace), MathJax (equations are SVG
-# here) and mermaid.js (the course has no diagrams).
-OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
-{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}<style type="text/css">
-""" + MATH_STYLE + """
-</style>{%- endblock html_head_js_mathjax -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+# Runs in each notebook's kernel before its first cell (and is not kept in the notebook):
+# every explorer the notebook builds also writes its static pictures to FRAMES/<widget id>/.
+KERNEL_SETUP = """\
+def _static_explorers(frames):
+    import pathlib
+    from course_utils.display import explorer, static_explorer
+    live = explorer.Explorer.widget
+    def widget(self, *inputs, **values):
+        shown = live(self, *inputs, **values)
+        static_explorer.precompute_frames(self, inputs, values, pathlib.Path(frames) / shown.model_id)
+        return shown
+    explorer.Explorer.widget = widget
+_static_explorers({frames!r})
+del _static_explorers
 """
 
 # A reference to something the browser would load, not a link a reader may follow:
@@ -93,105 +63,27 @@ REMOTE_ASSET = re.compile(
     r"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//"
     r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//"
     r"|url\(\s*[\"']?(?:https?:)?//|@import\s+(?:url\()?\s*[\"']?(?:https?:)?//", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------- equations
-
-
-@functools.lru_cache(maxsize=None)
-def tex_to_svg(tex: str, *, display: bool = False) -> str:
-    """TeX (mathtext's subset) as inline SVG sized in ``em``, so it scales with the text.
-
-    Glyphs become SVG paths in the current text colour: no font file, no script.
-    Raises ``ValueError`` if mathtext cannot parse ``tex``.
-    """
-    units = 100.0  # font size of the drawing: 1 em = 100 SVG units
-    with matplotlib.rc_context({"mathtext.fontset": "cm"}):
-        text_to_path, font = TextToPath(), FontProperties(size=units)
-        width, height, descent = text_to_path.get_text_width_height_descent(f"${tex}$", font, ismath=True)
-        vertices, codes = text_to_path.get_text_path(font, f"${tex}$", ismath=True)
-    commands = []
-    letters = {MplPath.MOVETO: "M", MplPath.LINETO: "L", MplPath.CURVE3: "Q", MplPath.CURVE4: "C"}
-    for points, code in MplPath(vertices, codes).iter_segments(simplify=False, curves=True):
-        if code == MplPath.CLOSEPOLY:
-            commands.append("Z")
-        else:  # SVG's y axis points down, TeX's up
-            commands.append(letters[code] + " ".join(f"{x:.1f} {-y:.1f}" for x, y in points.reshape(-1, 2)))
-    ascent = height - descent
-    pad = 2.0  # room for antialiasing at the edges
-    svg = (f'<svg class="tex" role="img" aria-label="{html.escape(tex.strip())}" '
-           f'viewBox="{-pad:.1f} {-ascent - pad:.1f} {width + 2 * pad:.1f} {height + 2 * pad:.1f}" '
-           f'style="width:{(width + 2 * pad) / units:.3f}em;height:{(height + 2 * pad) / units:.3f}em;'
-           f'vertical-align:{-(descent + pad) / units:.3f}em">'
-           f'<path fill="currentColor" d="{"".join(commands)}"/></svg>')
-    return f'<span class="tex-display">{svg}</span>' if display else svg
-
-
-def _math_html(tex: str, *, display: bool) -> str:
-    try:
-        return tex_to_svg(tex, display=display)
-    except ValueError as error:
-        warnings.warn(f"mathtext cannot draw ${tex}$ ({str(error).splitlines()[0]}): shown as TeX source",
-                      stacklevel=2)
-        return f'<code class="tex-source" title="TeX not rendered">{html.escape(tex)}</code>'
-
-
-class OfflineMathRenderer(IPythonRenderer):
-    """nbconvert's Markdown renderer, with equations drawn as SVG instead of left for MathJax."""
-
-    def block_math(self, body: str) -> str:
-        return _math_html(body, display=True)
-
-    def inline_math(self, body: str) -> str:
-        return _math_html(body, display=False)
-
-    def latex_environment(self, name: str, body: str) -> str:
-        return _math_html(body, display=True)
-
-
-def render_markdown(source: str, *, attachments: dict | None = None, path: str = "") -> str:
-    """Markdown (with math) to HTML that needs no network."""
-    renderer = OfflineMathRenderer(escape=False, attachments=attachments or {}, path=path)
-    return MarkdownWithMath(renderer=renderer).render(source)
-
-
-@pass_context
-def _markdown2html_filter(context, source: str) -> str:
-    # What HTMLExporter.markdown2html does, with the offline renderer.
-    cell = context.get("cell", {})
-    path = context.get("resources", {}).get("metadata", {}).get("path", "")
-    return render_markdown(source, attachments=cell.get("attachments", {}), path=path)
-
-
-def offline_exporter() -> HTMLExporter:
-    """nbconvert's lab-template exporter whose pages load nothing from the network."""
-    return HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
-                        template_file="offline.html.j2", filters={"markdown2html": _markdown2html_filter})
+LOCAL_REFERENCE = re.compile(r"<(?:img|source)\b[^>]*\bsrc\s*=\s*[\"']([^\"'#?]+)[\"']", re.IGNORECASE)
 
 
 def remote_assets(page: str) -> list[str]:
-    """The places in ``page`` where a browser would fetch something from the network."""
+    """The places in ``page`` (HTML or CSS) where a browser would fetch something from the network."""
     return [page[max(0, m.start() - 40): m.end() + 60] for m in REMOTE_ASSET.finditer(page)]
 
 
-# ---------------------------------------------------------------- the index
+def course_text() -> dict:
+    """The book's own text: docs/book/course.yml."""
+    return yaml.safe_load((BOOK / "course.yml").read_text(encoding="utf-8"))
 
 
-def title_and_summary(notebook) -> tuple[str, str]:
-    """The notebook's first heading and its introduction (Markdown): all that follows the
-    heading in the same cell, up to the next heading, lists included."""
+def title_of(notebook) -> str:
+    """The notebook's first Markdown heading."""
     for cell in notebook.cells:
-        if cell.cell_type != "markdown":
-            continue
-        lines = cell.source.strip().splitlines()
-        if lines and lines[0].startswith("#"):
-            body = []
-            for line in lines[1:]:
+        if cell.cell_type == "markdown":
+            for line in cell.source.strip().splitlines():
                 if line.startswith("#"):
-                    break
-                body.append(line)
-            return lines[0].lstrip("#").strip(), "\n".join(body).strip()
-    return "", ""
+                    return line.lstrip("#").strip()
+    return ""
 
 
 # ---------------------------------------------------------------- widgets
@@ -223,16 +115,50 @@ def _progress_text(models: list[dict]) -> str:
     return f"{left}|{'█' * filled}{' ' * (BAR_WIDTH - filled)}|{right}".strip()
 
 
-def widgets_as_stills(notebook) -> dict:
-    """Replace each widget view by what a static page can show; return counts by kind.
+def _label(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
-    A static page cannot run Python, and rendering the widgets would need the
-    ipywidgets renderer from a CDN. An explorer (a widget holding an Output) becomes
-    its last figure and slider values with a caption; a progress bar its final line
-    of text; a widget that was closed (no state left) disappears.
+
+def static_explorer_html(spec: dict, base: str, caption: str) -> str:
+    """An explorer as controls over its precomputed pictures (``base``: their folder, relative to the page)."""
+    controls = []
+    for k, control in enumerate(spec["controls"]):
+        labels = [_label(v) for v in control["positions"]]
+        control["labels"] = labels
+        name = html.escape(control["label"])
+        if control["menu"]:
+            options = "".join(f'<option value="{i}"{" selected" if i == control["start"] else ""}>'
+                              f"{html.escape(label)}</option>" for i, label in enumerate(labels))
+            controls.append(f'<label>{name} <select data-control="{k}">{options}</select></label>')
+        else:
+            controls.append(f'<label>{name} <input type="range" data-control="{k}" min="0" '
+                            f'max="{len(labels) - 1}" step="1" value="{control["start"]}">'
+                            f'<output>{html.escape(labels[control["start"]])}</output></label>')
+    start = ",".join(str(c["start"]) for c in spec["controls"])
+    reset = (" Moving one control puts the others back at their starting values: a picture was drawn "
+             "for every position of one control at a time." if spec["mode"] == "single" and len(controls) > 1
+             else "")
+    data = json.dumps({"mode": spec["mode"], "base": base, "frames": spec["frames"],
+                       "controls": [{"start": c["start"], "labels": c["labels"]} for c in spec["controls"]]}
+                      ).replace("</", "<\\/")  # a label cannot end the script early
+    return (f'<div class="course-explorer" data-explorer="{html.escape(spec["name"])}">'
+            f'<div class="course-explorer-controls">{"".join(controls)}</div>'
+            f'<img src="{base}{spec["frames"][start]}" alt="the {html.escape(spec["name"])} explorer\'s figure" '
+            f'data-position="{start}">'
+            f'<p class="course-explorer-caption"><strong>Try it here.</strong> {html.escape(caption)}{reset} '
+            f"The pictures were drawn when the book was built; in JupyterLab the explorer computes each move.</p>"
+            f'<script type="application/json">{data}</script></div>')
+
+
+def widgets_for_the_book(notebook, explorers: dict[str, str]) -> dict:
+    """Replace each widget view by what a page without a kernel can show; return counts by kind.
+
+    ``explorers`` maps a widget's model id to its static explorer (HTML). A progress
+    bar becomes its final line of text; a widget that was closed disappears; any other
+    explorer (one not built through an Explorer entry) becomes its last figure.
     """
     state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    counts = {"explorer": 0, "progress": 0, "other": 0, "closed": 0}
+    counts = {"explorer": 0, "still": 0, "progress": 0, "other": 0, "closed": 0}
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -242,24 +168,24 @@ def widgets_as_stills(notebook) -> dict:
             if view is None:
                 outputs.append(output)
                 continue
-            models = list(_widget_tree(state, view["model_id"]))
+            model_id = view["model_id"]
+            models = list(_widget_tree(state, model_id))
             names = {m["model_name"] for m in models}
             layouts = [state.get(m["state"].get("layout", "").removeprefix("IPY_MODEL_"), {}) for m in models[:1]]
             hidden = any(layout.get("state", {}).get("visibility") == "hidden"
                          or layout.get("state", {}).get("display") == "none" for layout in layouts)
             values = [f"{m['state']['description']} = {m['state']['value']}" for m in models
                       if "value" in m["state"] and m["state"].get("description")]
-            if not models or hidden:
+            if model_id in explorers:
+                outputs.append(nbformat.v4.new_output("display_data", data={"text/html": explorers[model_id]}))
+                counts["explorer"] += 1
+            elif not models or hidden:
                 counts["closed"] += 1
             elif "OutputModel" in names:
                 figures = [o["data"]["image/png"] for m in models if m["model_name"] == "OutputModel"
                            for o in m["state"].get("outputs", []) if "image/png" in o.get("data", {})]
                 outputs += [nbformat.v4.new_output("display_data", data={"image/png": png}) for png in figures]
-                settings = f" ({html.escape(', '.join(values))})" if values else ""
-                caption = (f"<p><em>Explorer, as left by the run{settings}. "
-                           "Open the notebook in JupyterLab to move its sliders.</em></p>")
-                outputs.append(nbformat.v4.new_output("display_data", data={"text/html": caption}))
-                counts["explorer"] += 1
+                counts["still"] += 1
             elif names & PROGRESS_MODELS:
                 outputs.append(nbformat.v4.new_output("display_data", data={"text/plain": _progress_text(models)}))
                 counts["progress"] += 1
@@ -272,41 +198,150 @@ def widgets_as_stills(notebook) -> dict:
     return counts
 
 
+# ---------------------------------------------------------------- the landing page
+
+
+def landing_page(text: dict, pages: dict[str, dict]) -> str:
+    """index.md: what the course teaches and for whom, its picture, and both parts with one line per notebook.
+
+    ``pages``: notebook stem -> {"title", "seconds"}.
+    """
+    lines = [f"# {text['title']}", "", f"![{text['picture_alt']}]({Path(text['picture']).name})", "",
+             text["intro"], "", f"**Who it is for.** {text['audience']}", "",
+             "Each notebook runs on a laptop CPU, offline; the times are those of this book's build. "
+             "To run a cell or move an explorer with live computation, open the notebooks in JupyterLab "
+             "(`make lab`).", ""]
+    toctrees = []
+    for part in text["parts"]:
+        stems = [s for s in part["notebooks"] if s in pages]
+        lines += [f"## {part['title']}", ""]
+        for stem in stems:
+            page = pages[stem]
+            lines.append(f"- [{page['title']}]({stem}.ipynb): {part['notebooks'][stem]} "
+                         f"*Runs in {page['seconds']:.0f} s.*")
+        lines.append("")
+        toctrees += ["```{toctree}", ":hidden:", f":caption: {part['title']}", "", *stems, "```", ""]
+    missing = sorted(set(pages) - {s for part in text["parts"] for s in part["notebooks"]})
+    if missing:
+        raise ValueError(f"docs/book/course.yml places no part for {missing}: add each to a part")
+    return "\n".join(lines + toctrees)
+
+
 # ---------------------------------------------------------------- the build
 
 
-def build(notebooks: list[Path], out_dir: Path) -> Path:
-    """Execute and convert ``notebooks``; write them and index.html to ``out_dir``; return the index."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    exporter = offline_exporter()
-    items = []
+def mathjax_dir() -> Path:
+    """MathJax 3's es5 folder inside the pinned django-static-mathjax package."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("MathJax 3 is missing: `pip install -r requirements.txt` (django-static-mathjax)")
+    es5 = Path(spec.origin).parent / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-svg.js").exists():
+        raise RuntimeError(f"{es5} has no tex-svg.js: is django-static-mathjax the pinned version?")
+    return es5
+
+
+def prepare_source(src: Path) -> None:
+    """An empty source folder with the book's settings, static files, picture and MathJax."""
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(BOOK / "_static", src / "_static")
+    shutil.copy(BOOK / "conf.py", src / "conf.py")
+    es5, mathjax = mathjax_dir(), src / "_static" / "mathjax"
+    mathjax.mkdir(parents=True)
+    shutil.copy(es5 / "tex-svg.js", mathjax / "tex-svg.js")  # SVG output: no font files to load
+    # TeX packages that MathJax loads when an equation needs them (\boldsymbol, \cancel, ...).
+    shutil.copytree(es5 / "input" / "tex" / "extensions", mathjax / "input" / "tex" / "extensions")
+    picture = course_text()["picture"]
+    shutil.copy(ROOT / picture, src / Path(picture).name)
+
+
+def execute_for_book(path: Path, src: Path, captions: dict) -> tuple[nbformat.NotebookNode, float, dict]:
+    """Execute one notebook with its explorers' pictures drawn; return it ready for Sphinx, its run time, counts.
+
+    The run time leaves out the pictures' drawing: it is the notebook's own time.
+    """
+    frames = src / EXPLORER_DIR / path.stem
+    notebook, seconds = execute(path, setup=KERNEL_SETUP.format(frames=str(frames)))
+    explorers = {}
+    drawing = 0.0
+    for k, spec_path in enumerate(sorted(frames.glob("*/spec.json"), key=lambda p: p.stat().st_mtime)):
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        folder = spec_path.parent.rename(frames / f"{spec['name']}-{k}")
+        drawing += spec["seconds"]
+        explorers[spec_path.parent.name] = static_explorer_html(
+            spec, f"{EXPLORER_DIR}/{path.stem}/{folder.name}/", captions.get(spec["name"], ""))
+    counts = widgets_for_the_book(notebook, explorers)
+    counts["drawing_s"] = drawing
+    return notebook, seconds - drawing, counts
+
+
+def page_sizes(out: Path) -> dict[str, int]:
+    """Bytes of each page: its HTML and the images it shows (not the theme's shared files)."""
+    sizes = {}
+    for page in sorted(out.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        files = {page.parent / ref for ref in LOCAL_REFERENCE.findall(text) if not ref.startswith("data:")}
+        for base in re.findall(r'"base": "([^"]+)"', text):
+            files |= set((page.parent / base).glob("*.png"))
+        sizes[page.name] = len(text.encode()) + sum(f.stat().st_size for f in files if f.is_file())
+    return sizes
+
+
+def build(notebooks: list[Path], out: Path, src: Path) -> dict:
+    """Execute ``notebooks``, write the book's source to ``src`` and the book to ``out``; return a summary."""
+    import sphinx.cmd.build  # noqa: PLC0415 - only the build needs Sphinx
+
+    started = time.perf_counter()
+    text = course_text()
+    prepare_source(src)
+    pages = {}
     for path in notebooks:
-        notebook, seconds = execute(path)
-        counts = widgets_as_stills(notebook)
-        body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"path": str(path.parent)}})
-        remote = remote_assets(body)
+        notebook, seconds, counts = execute_for_book(path, src, text.get("explorers", {}))
+        nbformat.write(notebook, src / path.name)
+        pages[path.stem] = {"title": title_of(notebook), "seconds": seconds}
+        print(f"{path.name}: ran in {seconds:.1f} s (+{counts['drawing_s']:.1f} s drawing "
+              f"{counts['explorer']} static explorers; {counts['progress']} progress bars)", flush=True)
+    (src / "index.md").write_text(landing_page(text, pages), encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    code = sphinx.cmd.build.main(["-b", "html", "-q", "-j", "1", str(src), str(out)])
+    if code != 0:
+        raise RuntimeError(f"sphinx-build failed (exit status {code})")
+    for source_map in out.glob("_static/**/*.map"):  # only a debugger reads them: a third of the site
+        source_map.unlink()
+    for path in [*out.glob("*.html"), *out.glob("_static/**/*.css")]:
+        remote = remote_assets(path.read_text(encoding="utf-8", errors="replace"))
         if remote:
-            raise RuntimeError(f"{path.name}: the page would load from the network: {remote[:3]}")
-        page = path.with_suffix(".html").name
-        (out_dir / page).write_text(body, encoding="utf-8")
-        title, summary = title_and_summary(notebook)
-        items.append(f'<li><a href="{page}">{html.escape(path.stem)}</a>: <strong>{html.escape(title)}</strong>'
-                     f"{render_markdown(summary)}</li>")
-        print(f"{path.name}: executed in {seconds:.1f} s -> {page} ({len(body.encode()) / 1e6:.2f} MB; "
-              f"{counts['explorer']} explorers, {counts['progress']} progress bars)", flush=True)
-    index = out_dir / "index.html"
-    index.write_text(INDEX_TEMPLATE.format(items="\n".join(items), math_style=MATH_STYLE), encoding="utf-8")
-    return index
+            raise RuntimeError(f"{path.relative_to(out)} would load from the network: {remote[:3]}")
+    sizes = page_sizes(out)
+    total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    largest = max(sizes, key=sizes.get)
+    summary = {"seconds": time.perf_counter() - started, "total_mb": total / 1e6,
+               "largest_page": largest, "largest_page_mb": sizes[largest] / 1e6,
+               "pages_mb": {name: size / 1e6 for name, size in sizes.items()},
+               "run_seconds": {stem: page["seconds"] for stem, page in pages.items()}}
+    (out / "book.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    for name, size in sizes.items():
+        if size / 1e6 > PAGE_LIMIT_MB:
+            print(f"warning: {name} is {size / 1e6:.2f} MB with its pictures, over {PAGE_LIMIT_MB} MB", flush=True)
+    return summary
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "build" / "html"), help="folder for the HTML copy")
+    parser.add_argument("--out", default=str(ROOT / "build" / "html"), help="folder for the book")
+    parser.add_argument("--src", default=None, help="folder for the book's source (default: beside --out, book-src)")
     parser.add_argument("notebooks", nargs="*", help="notebooks to build (default: all, in order)")
     args = parser.parse_args(argv)
+    out = Path(args.out).resolve()
+    src = Path(args.src).resolve() if args.src else out.parent / "book-src"
     notebooks = [Path(n).resolve() for n in args.notebooks] or NOTEBOOKS
-    index = build(notebooks, Path(args.out))
-    print(f"open {index} in a browser")
+    summary = build(notebooks, out, src)
+    print(f"built in {summary['seconds']:.0f} s: {summary['total_mb']:.1f} MB in all; largest page "
+          f"{summary['largest_page']} ({summary['largest_page_mb']:.2f} MB with its pictures)")
+    print(f"open {out / 'index.html'} in a browser; for search snippets: "
+          f"cd {out} && python -m http.server --bind 127.0.0.1")
     return 0
 
 
