@@ -312,3 +312,34 @@ def test_linear_vae_prediction_from_a_spectrum_equals_the_one_from_data():
         a, b = vae.linear_vae_prediction(x, beta=beta, sigma=0.02), vae.linear_vae_prediction(spectrum, beta=beta,
                                                                                                sigma=0.02)
         assert all(np.allclose(a[k], b[k]) for k in a)
+
+
+def test_gaussian_kl_check_accepts_every_answer_at_the_stated_precision(capsys):
+    exact = float(vae.gaussian_kl(0.5, 2 * np.log(0.2)))
+    # the Monte Carlo estimate the notebook points to, the exact value, and both rounded
+    for answer in (vae.kl_monte_carlo(0.5, 0.2), 1.2533, 1.254, 1.25, exact, round(exact, 2)):
+        assert vae_lesson.check_gaussian_kl(answer, 0.5, 0.2) is True, answer
+    for wrong in (2 * exact, exact + 0.5, 1.27):  # no 1/2, no -1, off at the second decimal
+        assert vae_lesson.check_gaussian_kl(wrong, 0.5, 0.2) is False, wrong
+    assert vae_lesson.check_gaussian_kl(None, 0.5, 0.2) is None
+    assert "two decimals" in capsys.readouterr().out
+
+
+def test_code_noise_check_accepts_any_right_function_and_names_the_slip(capsys):
+    assert vae_lesson.check_code_noise(None) is None
+    solution = vae_lesson.solve_code_noise()
+    assert vae_lesson.check_code_noise(solution) is True
+    assert vae_lesson.check_code_noise(
+        lambda v, b, s: jnp.minimum(1.0, jnp.sqrt(b * s * s / jnp.asarray(v)))) is True  # another right way
+    capsys.readouterr()
+    slips = {
+        "squares": lambda v, b, s: np.where(v > b * s**2, b * s**2 / v, 1.0),
+        "inverse": lambda v, b, s: np.where(v > b * s**2, np.sqrt(v / (b * s**2)), 1.0),
+        "sigma squared": lambda v, b, s: np.where(v > b * s, np.sqrt(b * s / v), 1.0),
+        "prior's, 1": lambda v, b, s: np.sqrt(b * s**2 / v),
+    }
+    for words, wrong in slips.items():
+        assert vae_lesson.check_code_noise(wrong) is False
+        assert words in capsys.readouterr().out, words
+    assert vae_lesson.check_code_noise(lambda v, b, s: float(np.sum(v))) is False
+    assert "expected shape" in capsys.readouterr().out

@@ -20,12 +20,14 @@ iff its variance ``lambda_i > beta sigma**2``, with posterior standard deviation
 Two models: :class:`CurveVAE` (dense layers on whole 15-point curves) and
 :class:`PatchVAE` (the convolution and transposed convolution of Part I, kernel 7,
 stride 4). Both are linear, because the data is: the curves are exactly
-``p1*a + p2*b``. Plus the losses (:func:`vae_loss`, :func:`regularised_loss` for the
-tied, sparse and denoising autoencoders), the KL helpers, "active units" (Burda et
-al. 2016), reading a trained VAE (:func:`posterior`, :func:`kl_per_latent`), and what
-weight decay should do to a linear autoencoder (:func:`weight_decay_prediction`,
-:func:`gains_along`). Notebook 08's experiments, figures, explorer and exercises are
-in :mod:`course_utils.part2.vae_lesson`.
+``p1*a + p2*b``. Notebook 08 writes both models, the sample and the loss in its cells
+and checks them against these. Plus the losses (:func:`vae_loss`, :func:`regularised_loss`
+for the tied autoencoders with weight decay), the KL helpers, "active units" (Burda et
+al. 2016), and reading a trained VAE (:func:`posterior`, :func:`kl_per_latent`).
+What weight decay, input noise and an L1 price on the code do to a linear autoencoder
+(:func:`weight_decay_prediction`, :func:`gains_along`, :func:`components_in_use`) is
+tested here but no longer shown in the notebook. Notebook 08's experiments, figures,
+explorer and exercises are in :mod:`course_utils.part2.vae_lesson`.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ def vae_loss(*, beta: float = 1.0, sigma: float = 0.02) -> VAELoss:
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class RegularisedLoss:
-    """Mean squared error of an autoencoder plus the classic prices on it (notebook 08, parts 2-3).
+    """Mean squared error of an autoencoder plus the classic prices on it (notebook 08: weight decay).
 
     ``weight_decay`` times the sum of squared kernel weights (L2; Kunin et al. 2019),
     ``code_l1`` times the mean absolute code value (a sparse autoencoder), and Gaussian
@@ -339,10 +341,7 @@ def prior_samples(model, n: int, *, seed: int) -> np.ndarray:
     return np.asarray(model.decode(z))
 
 
-# --- notebook 08's experiments, one function each ---------------------------------------------
-
-
-# --- notebook 08, parts 2-3: regularised linear autoencoders -------------------------------------
+# --- regularised linear autoencoders: what each price should do -------------------------------------
 
 
 def weight_decay_prediction(x, weight_decay: float, *, components: int = 3, tied: bool = False) -> dict:
@@ -382,8 +381,3 @@ def components_in_use(model, x) -> int:
     x = checks.array("x", x, ndim=2, shape_hint="(n_examples, length)", dtype=None)
     ablation = analysis.ablation_mse(model, x)
     return int(np.sum(ablation[1:] >= 2 * ablation[0]))
-
-
-# --- the explorer: two active latents -> a curve ---------------------------------------------
-
-

@@ -16,7 +16,7 @@ import numpy as np
 from flax import nnx
 
 from ..core import checks, training
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call vae_lesson.solution)
+from ..core.exercise import solution, solves, verdict, verdict_on_function  # noqa: F401  (notebooks call vae_lesson.solution)
 from ..display.explorer import Control, Explorer
 from ..part1 import analysis, data, losses, models
 from ..part1.plotting import WINDOW_COLORS, curve_axes, patch_axes
@@ -328,10 +328,18 @@ def latent_curve_explorer(model, latents=(0, 1), z1: float = LATENT_CURVE_EXPLOR
     return LATENT_CURVE_EXPLORER.widget(model, latents, z1=z1, z2=z2)
 # --- exercises -------------------------------------------------------------------
 
+KL_PRECISION = 0.01
+"""Exercise 1 asks for the KL to two decimals: any answer within this many nats of the exact value is right."""
+
+
 def check_gaussian_kl(answer, mean, std):
-    """Exercise: KL( N(mean, std^2) || N(0, 1) ) in nats, from the closed form."""
+    """Exercise: KL( N(mean, std^2) || N(0, 1) ) in nats, to two decimals (within :data:`KL_PRECISION`).
+
+    A Monte Carlo estimate such as ``vae.kl_monte_carlo(0.5, 0.2)`` (1.2533 against the
+    exact 1.2547) passes, as does the exact value rounded (1.25).
+    """
     return verdict(answer, float(vae.gaussian_kl(float(mean), 2 * np.log(float(std)))),
-                   what="one number, in nats, from the closed form", atol=1e-4)
+                   what=f"one number, in nats, to two decimals (within {KL_PRECISION})", atol=KL_PRECISION, rtol=0)
 
 
 @solves
@@ -340,12 +348,54 @@ def solve_gaussian_kl(mean, std):
     return 0.5 * (mean**2 + variance - 1 - np.log(variance))  # KL(N(mean, std^2) || N(0, 1)), nats
 
 
-def check_kept_latents(answer, variances, beta, sigma):
-    """Exercise: how many directions a linear VAE keeps: those with variance > beta * sigma^2."""
-    return verdict(answer, int(np.sum(np.asarray(variances) > beta * sigma**2)), what="one integer", atol=0)
+def _code_noise(variances, beta, sigma):
+    """The reference: vae.linear_vae_prediction's posterior std, one per variance."""
+    variances = np.asarray(variances, np.float64)
+    return vae.linear_vae_prediction(variances, beta=float(beta), sigma=float(sigma), latents=len(variances))["std"]
+
+
+def _slips(variances, beta, sigma) -> dict:
+    """Common wrong answers to check_code_noise on one input, each with the sentence that names the slip."""
+    price = beta * sigma**2
+    kept = variances > price
+    return {
+        "Your numbers are the squares of the expected ones: take the square root of beta sigma^2 / lambda.":
+            np.where(kept, price / variances, 1.0),
+        "Your numbers are the inverse of the expected ones: the noise is sqrt(beta sigma^2 / lambda), "
+        "small for a large variance.": np.where(kept, np.sqrt(variances / price), 1.0),
+        "Use sigma squared: the price of a latent is beta * sigma^2.":
+            np.where(variances > beta * sigma, np.sqrt(beta * sigma / variances), 1.0),
+        "A direction with variance at or below beta sigma^2 is not worth a latent: its noise is the prior's, 1.":
+            np.sqrt(price / variances),
+    }
+
+
+def check_code_noise(answer_function):
+    """Exercise: write ``code_noise(variances, beta, sigma)``, the posterior std a linear VAE chooses
+    along each principal direction (``sqrt(beta sigma^2 / variance)``, or 1 where ``variance <= beta
+    sigma^2``), checked on random inputs against :func:`vae.linear_vae_prediction`.
+    """
+    rng = np.random.default_rng(8)
+    # variances spread over four decades around the price, so some directions are kept and some not
+    inputs = [(10 ** rng.uniform(-5, -1, size=n), beta, sigma)
+              for n, beta, sigma in [(6, 1.0, 0.02), (7, 10.0, 0.02), (4, 0.5, 0.05)]]
+
+    def hint(got, expected):
+        for args in inputs:  # the input whose expected answer this is
+            if np.array_equal(_code_noise(*args), expected):
+                for message, slip in _slips(*args).items():
+                    if got.shape == slip.shape and np.allclose(got, slip, rtol=1e-4, atol=1e-6):
+                        return message
+        return ""
+
+    return verdict_on_function(answer_function, _code_noise, inputs, what="code_noise(variances, beta, sigma)",
+                               hint=hint)
 
 
 @solves
-def solve_kept_latents(variances, beta, sigma):
-    # a direction is worth a latent when its variance beats the price beta * sigma^2
-    return sum(1 for variance in variances if variance > beta * sigma**2)
+def solve_code_noise():
+    def code_noise(variances, beta, sigma):
+        price = beta * sigma**2  # a direction is worth a latent when its variance beats this
+        return np.where(variances > price, np.sqrt(price / variances), 1.0)  # else: the prior's noise, 1
+
+    return code_noise
