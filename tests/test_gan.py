@@ -96,6 +96,26 @@ def test_gan_loss_gives_both_players_their_cross_entropy(models):
     assert abs(float(values["generator"]) - np.log(2)) < 0.1
 
 
+def test_generator_loss_is_the_non_saturating_cross_entropy(models):
+    logits = jnp.array([-30.0, -2.0, 0.0, 2.0, 30.0])
+    # -log sigmoid(l), written out; stable here in float64
+    expected = np.mean(np.log1p(np.exp(-np.asarray(logits, np.float64))))
+    assert float(gan.generator_loss(logits)) == pytest.approx(expected, rel=1e-6)
+    assert float(gan.generator_loss(jnp.zeros(3))) == pytest.approx(np.log(2))
+    # large for confident rejections (the gradient does not vanish), near 0 for acceptances
+    grad = jax.grad(gan.generator_loss)(jnp.array([-20.0]))
+    assert float(gan.generator_loss(jnp.array([-20.0]))) == pytest.approx(20.0, rel=1e-6) and float(grad[0]) == pytest.approx(-1.0)
+    # gan_loss uses it on the discriminator's logits for the samples
+    images, _ = gan.digits()
+    model, key = models[gan.KINDS[1]], jax.random.key(3)
+    fake = model.generator(jax.random.normal(key, (16, gan.LATENT)))
+    assert float(gan.gan_loss(model, jnp.asarray(images[:16]), key)["generator"]) == pytest.approx(
+        float(gan.generator_loss(model.discriminator(fake))), rel=1e-6)
+    with pytest.raises(ValueError, match="fake_logits"):
+        gan.generator_loss(jnp.zeros((2, 1)))
+    assert float(jax.jit(gan.generator_loss)(jnp.zeros(2))) == pytest.approx(np.log(2))
+
+
 def test_a_few_adversarial_steps_train_both_players():
     images, _ = gan.digits()
     config = training.TrainConfig(steps=3, batch_size=8, learning_rate=2e-4, b1=0.5, players=gan.PLAYERS,
@@ -205,6 +225,21 @@ def test_latent_circle_has_typical_length_and_directions_are_orthonormal():
     assert np.allclose(np.linalg.norm(circle, axis=1), np.sqrt(gan.LATENT), atol=1e-5)
 
 
+def test_digit_grid_title_clears_the_labels():
+    import matplotlib.pyplot as plt
+
+    images, labels = gan.digits()
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    gan_lesson.digit_grid(ax, images[:30], labels=labels[:30], title="t")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = ax.title.get_window_extent(renderer)
+    label_tops = [t.get_window_extent(renderer) for t in ax.texts]
+    assert all(title.y0 >= box.y1 - 1e-6 or title.x1 < box.x0 or title.x0 > box.x1 for box in label_tops), \
+        "the title must sit above the top row's labels"
+    plt.close(fig)
+
+
 def test_latent_walk_animation_is_an_offline_player(models):
     images, labels = gan.digits()
     classifier = gan.train_classifier(images[:300], labels[:300])
@@ -224,6 +259,24 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
     assert gan_lesson.check_collapsed_coverage(None) is None
 
 
-@pytest.mark.parametrize("name", ["scaled_grey_level", "shifted_frechet", "windows_over_pixel", "collapsed_coverage"])
+def test_generator_loss_check_accepts_any_correct_form_and_explains_wrong_ones(capsys):
+    import optax
+
+    right = [lambda l: jax.nn.softplus(-l).mean(), lambda l: -jax.nn.log_sigmoid(l).mean(),
+             lambda l: optax.sigmoid_binary_cross_entropy(l, jnp.ones_like(l)).mean(),
+             lambda l: np.mean(np.logaddexp(0, -np.asarray(l, np.float64)))]
+    for f in right:
+        assert gan_lesson.check_generator_loss(f) is True
+    assert gan_lesson.check_generator_loss(lambda l: -jax.nn.softplus(l).mean()) is False  # saturating form
+    assert "saturating" in capsys.readouterr().out
+    assert gan_lesson.check_generator_loss(lambda l: jax.nn.softplus(-l).sum()) is False
+    assert "mean" in capsys.readouterr().out
+    assert gan_lesson.check_generator_loss(lambda l: jax.nn.softplus(l).mean()) is False  # label "fake"
+    assert "sign" in capsys.readouterr().out
+    assert gan_lesson.check_generator_loss(None) is None
+
+
+@pytest.mark.parametrize("name", ["scaled_grey_level", "shifted_frechet", "windows_over_pixel", "collapsed_coverage",
+                                  "generator_loss"])
 def test_worked_solutions_pass_their_checks(name):
     assert getattr(gan_lesson, f"check_{name}")(gan_lesson.solution(name, show=False)) is True

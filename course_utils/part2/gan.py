@@ -12,7 +12,7 @@ Used by notebook 10.
   convolution (``"resize-conv"``, Odena, Dumoulin & Olah 2016); and a discriminator
   of strided convolutions with leaky ReLU. :class:`GAN` holds both, so
   ``training.train`` can train them in turn (``players=PLAYERS``) on the two losses
-  of :func:`gan_loss`.
+  of :func:`gan_loss` (the generator's is :func:`generator_loss`).
 - Judging samples without the discriminator: an independent classifier trained on
   real digits (class coverage, largest class share, confidence), the Frechet distance
   between pixel statistics, and distances to the nearest training image (copies?).
@@ -171,8 +171,18 @@ def gan_loss(model: GAN, batch, key) -> dict:
     fake = model.generator(z)
     real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)
     d_loss = jax.nn.softplus(-real_logits).mean() + jax.nn.softplus(fake_logits).mean()
-    g_loss = jax.nn.softplus(-fake_logits).mean()
-    return {"discriminator": d_loss, "generator": g_loss}
+    return {"discriminator": d_loss, "generator": generator_loss(fake_logits)}
+
+
+def generator_loss(fake_logits):
+    """The generator's non-saturating loss from the discriminator's logits on its samples (n,).
+
+    The mean of ``-log sigmoid(logit) = softplus(-logit)``: the binary cross-entropy of
+    the label "real", large when the discriminator rejects the samples confidently
+    (logits far below 0), where the saturating ``log(1 - sigmoid(logit))`` is flat.
+    """
+    fake_logits = checks.array("fake_logits", fake_logits, ndim=1, shape_hint="(n,): one logit per sample")
+    return jax.nn.softplus(-fake_logits).mean()
 
 
 def latents(n: int, *, seed: int = 0) -> np.ndarray:

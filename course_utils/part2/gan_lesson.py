@@ -12,12 +12,13 @@ drawn by the same frame engine.
 from __future__ import annotations
 
 import ipywidgets
+import jax
 import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
 
 from ..core import checks, deconv
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call gan_lesson.solution)
+from ..core.exercise import solution, solves, verdict, verdict_on_function  # noqa: F401  (notebooks call gan_lesson.solution)
 from ..display.explorer import Control, Explorer
 from ..display.frames import render_frames
 from ..display.player import html_player
@@ -25,7 +26,7 @@ from . import gan
 
 
 def digit_grid(ax, images, *, columns: int = 10, labels=None, title: str = ""):
-    """Draw ``images`` (n, 8, 8[, 1]) as one grey mosaic on ``ax``, ink dark, one pixel gap."""
+    """Draw ``images`` (n, 8, 8[, 1]) as one grey mosaic on ``ax``, ink dark, one pixel gap (three above labels)."""
     checks.axes("ax", ax)
     ndim = np.ndim(images) if not isinstance(images, str) else 0
     images = np.asarray(checks.array("images", images, ndim=ndim if ndim in (3, 4) else 4,
@@ -35,17 +36,19 @@ def digit_grid(ax, images, *, columns: int = 10, labels=None, title: str = ""):
     images = images.reshape(-1, gan.DIGIT_SIZE, gan.DIGIT_SIZE)
     columns = checks.positive_int("columns", columns)
     rows = -(-len(images) // columns)
-    mosaic = np.full((rows * (gan.DIGIT_SIZE + 1) - 1, columns * (gan.DIGIT_SIZE + 1) - 1), np.nan, np.float32)
+    size = gan.DIGIT_SIZE
+    row_step = size + (3 if labels is not None else 1)  # a label needs a wider gap than one pixel
+    mosaic = np.full((rows * row_step - (row_step - size), columns * (size + 1) - 1), np.nan, np.float32)
     for k, image in enumerate(images):
         r, c = divmod(k, columns)
-        mosaic[r * (gan.DIGIT_SIZE + 1):r * (gan.DIGIT_SIZE + 1) + gan.DIGIT_SIZE, c * (gan.DIGIT_SIZE + 1):c * (gan.DIGIT_SIZE + 1) + gan.DIGIT_SIZE] = image
+        mosaic[r * row_step:r * row_step + size, c * (size + 1):c * (size + 1) + size] = image
     ax.imshow(mosaic, cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
     if labels is not None:
         for k, label in enumerate(labels):
             r, c = divmod(k, columns)
-            ax.text(c * (gan.DIGIT_SIZE + 1) + gan.DIGIT_SIZE / 2 - 0.5, r * (gan.DIGIT_SIZE + 1) - 0.7, str(label), ha="center", va="bottom",
+            ax.text(c * (size + 1) + size / 2 - 0.5, r * row_step - 0.6, str(label), ha="center", va="bottom",
                     fontsize=9, color="tab:blue")
-    ax.set_title(title)
+    ax.set_title(title, pad=18 if labels is not None else 6)  # above the labels, not over them
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
@@ -249,3 +252,32 @@ def solve_collapsed_coverage():
     # 100 samples: 50 ones, 50 sevens; a class counts when it holds at least 2 % of them
     shares = np.bincount([1, 7] * 50, minlength=10) / 100
     return (int((shares >= 0.02).sum()), float(shares.max()))
+
+
+def _generator_loss_hint(got, expected) -> str:
+    if np.all(got < 0):
+        return ("A loss that is negative: -log D(G(z)) is never below 0. The saturating form log(1 - D(G(z))) = "
+                "-softplus(logit) has this sign; the non-saturating loss is -log sigmoid(logit) = softplus(-logit).")
+    ratio = got / expected
+    if np.all(ratio > 1.5) and np.allclose(ratio, np.round(ratio)):
+        return "Off by a whole factor: average over the batch (mean), do not sum."
+    return ("Check the sign inside: -log sigmoid(logit) = softplus(-logit) is large for logits far below 0 "
+            "(the discriminator says fake).")
+
+
+def check_generator_loss(answer_function):
+    """Exercise: write the generator's non-saturating loss from the discriminator's logits, checked on random logits."""
+    rng = np.random.default_rng(10)
+    inputs = [(4 * rng.standard_normal(n)).astype(np.float32) for n in (1, 32, 500)]
+    inputs.append(np.array([-12.0, -3.0, 0.0, 3.0, 12.0], np.float32))  # confident rejections and acceptances
+    return verdict_on_function(answer_function, gan.generator_loss, inputs, what="generator_loss(fake_logits)",
+                               hint=_generator_loss_hint)
+
+
+@solves
+def solve_generator_loss():
+    def generator_loss(fake_logits):
+        # -log D(G(z)) with D = sigmoid(logit): -log sigmoid(l) = log(1 + e^-l) = softplus(-l), averaged
+        return jax.nn.softplus(-fake_logits).mean()
+
+    return generator_loss
