@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -163,3 +164,51 @@ def test_explorer_update_draws_and_returns_the_image():
         synthesis_lesson.explorer_target("class: star")
     widget = synthesis_lesson.synthesis_explorer(model, judge)
     assert widget.children[1].outputs, "the explorer should show its first picture"
+
+
+def test_inversion_loss_is_what_invert_lowers(model, images):
+    x0 = images[:3]
+    assert np.allclose(synthesis.inversion_loss(model, x0, x0, layer="pool2"), 0, atol=1e-6), "x0 matches itself"
+    grey = np.full_like(x0, x0.mean())
+    # Written out: ||phi(x) - phi0||^2 / ||phi0||^2 + tv * TV(x), layers and weights one per image.
+    layers, tv = ["act1", "pool1", "act2"], np.array([0.0, 0.5, 2.0], np.float32)
+    feats = lambda x, name: np.asarray(model.features(jnp.asarray(x), upto="pool2")[name], np.float64)
+    by_hand = [((feats(grey[i:i + 1], l) - feats(x0[i:i + 1], l)) ** 2).sum() / (feats(x0[i:i + 1], l) ** 2).sum()
+               + tv[i] * float(synthesis.total_variation(grey[i:i + 1])[0]) for i, l in enumerate(layers)]
+    assert np.allclose(synthesis.inversion_loss(model, grey, x0, layer=layers, tv_weight=tv), by_hand, rtol=1e-4)
+    rebuilt = synthesis.invert(model, x0, layer="act2", tv_weight=0.1, steps=40, learning_rate=0.05)
+    start = synthesis.inversion_loss(model, grey, x0, layer="act2", tv_weight=0.1)
+    assert (synthesis.inversion_loss(model, rebuilt, x0, layer="act2", tv_weight=0.1) < start).all()
+    with pytest.raises(ValueError, match="x and originals"):
+        synthesis.inversion_loss(model, grey[:2], x0, layer="act1")
+    with pytest.raises(ValueError, match="layer"):
+        synthesis.inversion_loss(model, grey, x0, layer="logits")
+
+
+def test_shifted_step_uses_the_gradient_at_the_unshifted_image(model):
+    # With jitter, one step must equal a plain step whose gradient is d/dx score(roll(x, s)) for some
+    # shift s in [-2, 2]^2: autodiff already puts that gradient back in x's frame.
+    regs = synthesis.Regularisers(jitter=2)
+    for seed in (1, 2):
+        start = synthesis.maximise(model, [2], steps=1, step_size=0.0, seed=seed)[0, ..., 0]
+        got = synthesis.maximise(model, [2], regularisers=regs, steps=1, step_size=0.04, seed=seed)[0, ..., 0]
+
+        def step(shift):
+            g = jax.grad(lambda im: model(jnp.roll(im, shift, axis=(0, 1))[None, ..., None])[0, 2])(jnp.asarray(start))
+            return np.clip(start + 0.04 * g / (jnp.sqrt((g ** 2).mean()) + 1e-8), 0, 1)
+
+        gaps = [np.abs(step((a, b)) - got).max() for a in range(-2, 3) for b in range(-2, 3)]
+        assert min(gaps) < 1e-5, f"seed {seed}: no shift explains the step (closest {min(gaps):.2g})"
+
+
+def test_high_frequency_share_exercise():
+    solution = synthesis_lesson.solution("high_frequency_share", show=False)
+    assert synthesis_lesson.check_high_frequency_share(solution) is True
+    assert synthesis_lesson.check_high_frequency_share(None) is None
+
+    def mean_kept(images):
+        f = np.fft.fftfreq(images.shape[1])
+        power = np.abs(np.fft.fft2(images)) ** 2
+        return power[:, np.hypot(f[:, None], f[None, :]) > 0.25].sum(axis=1) / power.sum(axis=(1, 2))
+
+    assert synthesis_lesson.check_high_frequency_share(mean_kept) is False

@@ -9,7 +9,8 @@ DeepDream) on the shape classifier of :mod:`course_utils.part2.cnn`.
   blur every few steps, clipping pixels of small norm or small contribution) and
   transformation robustness (a random shift each step, as in Olah et al. 2017).
 - :func:`invert` finds an image whose features at one layer match a given image's
-  (Mahendran & Vedaldi 2015), with a total-variation prior of weight ``tv_weight``.
+  (Mahendran & Vedaldi 2015), with a total-variation prior of weight ``tv_weight``,
+  by minimising :func:`inversion_loss`.
 - :func:`high_frequency_share` measures how much of an image's variance lies at
   high spatial frequencies: the tell-tale of unregularised ascent.
 - The dataset-centric view (top patches, receptive fields) is in
@@ -233,12 +234,12 @@ def _ascend(graphdef, state, targets, layer_weights, regs, start, step_size, key
     base = start.mean(axis=(1, 2, 3), keepdims=True)
 
     def gradient(x, key):
-        # Transformation robustness: climb the score of a randomly shifted copy, then
-        # shift the gradient back; a pattern that only works at one offset gains little.
+        # Transformation robustness: climb the score of a randomly shifted copy, so a
+        # pattern that only works at one offset gains little. The gradient is taken
+        # with respect to the unshifted x: autodiff already rolls it back into place.
         shifts = jax.random.randint(key, (x.shape[0], 2), -regs.jitter[:, None], regs.jitter[:, None] + 1)
         roll = jax.vmap(lambda im, s: jnp.roll(im, s, axis=(0, 1)))
-        g = jax.grad(lambda y: _objectives(model, roll(y, shifts), targets, layer_weights).sum())(x)
-        return roll(g, -shifts)
+        return jax.grad(lambda y: _objectives(model, roll(y, shifts), targets, layer_weights).sum())(x)
 
     def step(x, inputs):
         t, key = inputs
@@ -310,21 +311,32 @@ def maximise(model, targets, *, layer: str = "logits", regularisers=Regularisers
 
 # --- inversion ----------------------------------------------------------------------
 
+def _inversion_losses(model, x, targets, layer_weights, tv_weights):
+    """Per image: ||phi(x) - phi0||^2 / ||phi0||^2 at the layer picked by ``layer_weights``, + tv_weight * TV(x)."""
+    feats = model.features(x, upto=INVERSION_LAYERS[-1])
+    errors = []
+    for name in INVERSION_LAYERS:
+        axes = tuple(range(1, feats[name].ndim))
+        # The floor avoids 0/0 for a layer that is silent on the original.
+        errors.append(((feats[name] - targets[name]) ** 2).sum(axis=axes)
+                      / ((targets[name] ** 2).sum(axis=axes) + 1e-8))
+    feature_error = (jnp.stack(errors, axis=1) * layer_weights).sum(axis=1)
+    return feature_error + tv_weights * total_variation(x)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _losses(graphdef, state, x, originals, layer_weights, tv_weights):
+    model = nnx.merge(graphdef, state)
+    return _inversion_losses(model, x, model.features(originals, upto=INVERSION_LAYERS[-1]), layer_weights, tv_weights)
+
+
 @functools.partial(jax.jit, static_argnames=("graphdef", "steps"))
 def _invert(graphdef, state, originals, layer_weights, tv_weights, start, learning_rate, *, steps):
     model = nnx.merge(graphdef, state)
     targets = model.features(originals, upto=INVERSION_LAYERS[-1])
 
     def loss(x):
-        feats = model.features(x, upto=INVERSION_LAYERS[-1])
-        errors = []
-        for name in INVERSION_LAYERS:
-            axes = tuple(range(1, feats[name].ndim))
-            # ||phi(x) - phi0||^2 / ||phi0||^2, per image (the floor avoids 0/0 for a silent layer).
-            errors.append(((feats[name] - targets[name]) ** 2).sum(axis=axes)
-                          / ((targets[name] ** 2).sum(axis=axes) + 1e-8))
-        feature_error = (jnp.stack(errors, axis=1) * layer_weights).sum(axis=1)
-        return (feature_error + tv_weights * total_variation(x)).sum()
+        return _inversion_losses(model, x, targets, layer_weights, tv_weights).sum()
 
     optimiser = optax.adam(learning_rate)
 
@@ -337,19 +349,8 @@ def _invert(graphdef, state, originals, layer_weights, tv_weights, start, learni
     return x
 
 
-def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_rate: float = 0.02,
-           seed: int = 0) -> np.ndarray:
-    """Reconstructions (n, 32, 32, 1) of ``images`` from their features at ``layer`` (Mahendran & Vedaldi 2015).
-
-    Minimises ``||phi(x) - phi(x0)||^2 / ||phi(x0)||^2 + tv_weight * TV(x)``
-    (:func:`total_variation`) with Adam over ``steps`` steps, from the images' mean
-    grey plus faint noise, keeping pixels in [0, 1]. ``layer`` (one of
-    ``INVERSION_LAYERS``) and ``tv_weight`` are one value for all images or one per
-    image, so one call can sweep layers and weights.
-    """
-    cnn.check_shape_cnn(model)
-    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
-    n = images.shape[0]
+def _layers_and_weights(layer, tv_weight, n: int):
+    """Check ``layer`` and ``tv_weight`` (one value, or one per image) -> (n, len(INVERSION_LAYERS)) weights, (n,) tv."""
     if not isinstance(layer, str) and (not hasattr(layer, "__iter__") or isinstance(layer, bytes)):
         raise TypeError(f"layer must be a layer name, one of {INVERSION_LAYERS}, or one per image, got {layer!r}")
     layers = [layer] * n if isinstance(layer, str) else list(layer)
@@ -364,13 +365,51 @@ def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_ra
         raise TypeError(f"tv_weight must be a number >= 0 or one per image, got {tv_weight!r}") from err
     if tv.shape != (n,) or not np.all(np.isfinite(tv)) or tv.min() < 0:
         raise ValueError(f"tv_weight must be a number >= 0 or one per image ({n}), got {tv_weight!r}")
+    weights = np.zeros((n, len(INVERSION_LAYERS)), np.float32)
+    weights[np.arange(n), [INVERSION_LAYERS.index(name) for name in layers]] = 1.0
+    return weights, tv
+
+
+def inversion_loss(model, x, originals, *, layer, tv_weight=0.0) -> np.ndarray:
+    """Per image (n,): the loss :func:`invert` minimises, for candidate images ``x`` of ``originals``.
+
+    ``||phi(x) - phi(x0)||^2 / ||phi(x0)||^2 + tv_weight * TV(x)``, where ``phi`` is
+    the model's output at ``layer`` (one of ``INVERSION_LAYERS``; one name or one per
+    image), norms are over all of an image's features, and TV is
+    :func:`total_variation`. ``x`` and ``originals`` are (n, 32, 32, 1).
+    """
+    cnn.check_shape_cnn(model)
+    x = _grey_images("x", x)
+    originals = _grey_images("originals", originals)
+    if x.shape != originals.shape:
+        raise ValueError(f"x and originals must have the same shape (n, 32, 32, 1), got {x.shape} and "
+                         f"{originals.shape}")
+    weights, tv = _layers_and_weights(layer, tv_weight, x.shape[0])
+    graphdef, state = nnx.split(model)
+    return np.asarray(_losses(graphdef, state, jnp.asarray(x, jnp.float32), jnp.asarray(originals, jnp.float32),
+                              weights, tv))
+
+
+def invert(model, images, *, layer, tv_weight=0.0, steps: int = 300, learning_rate: float = 0.02,
+           seed: int = 0) -> np.ndarray:
+    """Reconstructions (n, 32, 32, 1) of ``images`` from their features at ``layer`` (Mahendran & Vedaldi 2015).
+
+    Minimises :func:`inversion_loss`, ``||phi(x) - phi(x0)||^2 / ||phi(x0)||^2 +
+    tv_weight * TV(x)``, with Adam over ``steps`` steps, from the images' mean grey
+    plus faint noise, keeping pixels in [0, 1]. ``layer`` (one of
+    ``INVERSION_LAYERS``) and ``tv_weight`` are one value for all images or one per
+    image, so one call can sweep layers and weights.
+    """
+    cnn.check_shape_cnn(model)
+    images = checks.array("images", images, ndim=4, shape_hint="(n, 32, 32, 1)")
+    n = images.shape[0]
+    layer_weights, tv = _layers_and_weights(layer, tv_weight, n)
     steps = checks.positive_int("steps", steps)
     learning_rate = checks.non_negative_float("learning_rate", learning_rate)
     size = cnn.padded_batch_size(n)
     pad = size - n
     originals = np.concatenate([np.asarray(images, np.float32), np.repeat(np.asarray(images[:1], np.float32), pad, 0)])
-    weights = np.zeros((size, len(INVERSION_LAYERS)), np.float32)
-    weights[np.arange(n), [INVERSION_LAYERS.index(name) for name in layers]] = 1.0
+    weights = np.pad(layer_weights, ((0, pad), (0, 0)))  # padding rows match nothing
     rng = np.random.default_rng(seed)
     start = originals.mean() + INVERSION_START_NOISE * rng.standard_normal(originals.shape)
     graphdef, state = nnx.split(model)

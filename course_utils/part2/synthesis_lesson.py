@@ -1,7 +1,7 @@
 """Notebook 12's explorer and exercises: what a unit wants, slider by slider.
 
 The reusable parts are :mod:`course_utils.part2.synthesis` (activation maximisation,
-the regularisers, inversion), :mod:`course_utils.part2.judge` (the independent
+the regularisers, inversion), :mod:`course_utils.part2.judge_cnn` (the independent
 classifier) and :mod:`course_utils.part2.cnn` (the shape classifier and its
 receptive fields). The explorer follows the contract of
 :mod:`course_utils.display.explorer`.
@@ -15,7 +15,7 @@ import numpy as np
 from flax import nnx
 
 from ..core import checks
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call synthesis_lesson.solution)
+from ..core.exercise import solution, solves, verdict, verdict_on_function  # noqa: F401  (notebooks call synthesis_lesson.solution)
 from ..display.explorer import Control, Explorer
 from . import cnn, judge_cnn, shapes, synthesis
 
@@ -174,3 +174,66 @@ def solve_checkerboard_tv():
     # Every neighbour differs by 1 in a checkerboard, in both directions: 1 + 1.
     # Vertical stripes change only along a row (dx = 1), never down a column (dy = 0).
     return (1.0 + 1.0, 0.0 + 1.0)
+
+
+HIGH_FREQUENCY_SIZES = (8, 9, 32)
+"""Image sizes the high-frequency-share exercise is checked on (8 and 32 have bins exactly at 0.25 cycles/pixel)."""
+
+
+def _share_variants(images):
+    """Shares of common slips (for hints): mean kept, a square cutoff, bins at exactly 0.25 counted."""
+    x = np.asarray(images, np.float64)
+    f = np.fft.fftfreq(x.shape[1])
+    radial = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    square = np.maximum(np.abs(f)[:, None], np.abs(f)[None, :])
+
+    def share(images, mask):
+        power = np.abs(np.fft.fft2(images)) ** 2
+        return power[:, mask].sum(axis=1) / power.sum(axis=(1, 2))
+
+    centred = x - x.mean(axis=(1, 2), keepdims=True)
+    return {"Remove each image's mean first: the share is of its variance, and the mean (the 0-frequency bin) "
+            "would count in the total.": share(x, radial > 0.25),
+            "Use the radial frequency sqrt(fy^2 + fx^2), not the larger of |fy| and |fx|.": share(centred, square > 0.25),
+            "Count only bins strictly above 0.25 cycles per pixel (> not >=).": share(centred, radial >= 0.25)}
+
+
+def check_high_frequency_share(answer_function):
+    """Exercise: write ``high_frequency_share(images)`` for grey images (n, size, size) -> (n,), checked on random images.
+
+    The share asked for: remove each image's mean, take the power |FFT|^2 of its 2-D
+    discrete Fourier transform, and divide the power at bins whose radial frequency
+    sqrt(fy^2 + fx^2) (``np.fft.fftfreq(size)``, cycles per pixel) is above 0.25 by the total.
+    """
+    rng = np.random.default_rng(12)
+    # Random pixels plus a brightness offset and a slow ramp, so that every slip above changes the answer.
+    inputs = [(rng.random((3, size, size)) + 0.5 + np.linspace(0, 1, size)[None, None, :]).astype(np.float32)
+              for size in HIGH_FREQUENCY_SIZES]
+
+    slips = [(synthesis.high_frequency_share(x), _share_variants(x)) for x in inputs]
+
+    def hint(got, expected):
+        variants = next((v for e, v in slips if np.array_equal(e, expected)), {})  # the input that failed
+        for sentence, variant in variants.items():
+            if np.allclose(got, variant, rtol=1e-4, atol=1e-6):
+                return sentence
+        ratio = got / expected
+        if np.allclose(ratio, ratio[0], rtol=1e-4):
+            return f"Yours is {ratio[0]:.3g} times the expected share: a share is a fraction between 0 and 1."
+        return ""
+
+    return verdict_on_function(answer_function, synthesis.high_frequency_share, inputs,
+                               what="high_frequency_share(images)", hint=hint)
+
+
+@solves
+def solve_high_frequency_share():
+    def high_frequency_share(images):
+        size = images.shape[1]
+        centred = images - images.mean(axis=(1, 2), keepdims=True)  # the share is of the variance
+        power = np.abs(np.fft.fft2(centred)) ** 2  # fft2 transforms the last two axes: one spectrum per image
+        f = np.fft.fftfreq(size)  # cycles per pixel of each bin, along one axis
+        high = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2) > 0.25  # radial frequency above the cutoff
+        return power[:, high].sum(axis=1) / power.sum(axis=(1, 2))
+
+    return high_frequency_share
