@@ -201,3 +201,52 @@ def test_attribution_explorer_builds_and_redraws():
     entry = attribution_lesson.ATTRIBUTION_EXPLORER
     assert entry.call == "attribution_lesson.attribution_explorer"
     assert entry.notebook == "11_seeing_inside_a_cnn.ipynb"
+
+
+# --- the exercises ---------------------------------------------------------------------
+
+def test_deconvnet_backward_check_accepts_any_right_function_and_names_the_wrong_rule(capsys):
+    check = attribution_lesson.check_deconvnet_backward
+    assert check(None) is None
+    assert check(lambda g, x: np.maximum(g, 0)) is True
+    assert check(lambda g, x: np.where(g > 0, g, 0 * x)) is True  # another way to write it
+    assert check(attribution_lesson.solution("deconvnet_backward", show=False)) is True
+    capsys.readouterr()
+    wrong = {
+        "guided backpropagation": lambda g, x: g * (x > 0) * (g > 0),
+        "ordinary gradient": lambda g, x: np.where(x > 0, g, 0.0),
+        "unchanged": lambda g, x: g,
+        "forward output": lambda g, x: np.maximum(x, 0),
+        "sign of g decides": lambda g, x: np.abs(g),
+    }
+    for phrase, function in wrong.items():
+        assert check(function) is False
+        assert phrase in capsys.readouterr().out
+    assert check(lambda g, x: g.sum()) is False
+    assert "shape" in capsys.readouterr().out
+    assert check(lambda g: g) is False  # one argument: the error is reported, not raised
+    assert "TypeError" in capsys.readouterr().out
+    assert check("max(g, 0)") is False
+
+
+def test_chance_share_check_states_its_precision_and_names_cross_growth(capsys):
+    check = attribution_lesson.check_chance_share
+    assert check(None) is None
+    for right in (64 / 1024, 0.0625, 0.063, 0.062):  # exact, or to three decimal places
+        assert check(right) is True
+    capsys.readouterr()
+    assert check(60 / 1024) is False  # SciPy's default binary_dilation grows with a cross
+    assert "cross" in capsys.readouterr().out
+    assert check(0.06) is False and "cross" not in capsys.readouterr().out
+    assert check("a lot") is False
+    assert attribution_lesson.check_chance_share(attribution_lesson.solution("chance_share", show=False)) is True
+
+
+def test_spearman_by_hand_check_accepts_two_decimal_places():
+    check = attribution_lesson.check_joint_zero_share
+    assert check(None) is None
+    assert check((0.92, 0.35)) is True  # rho = 11.5 / 12.5; share 4 / 11.5 = 0.348
+    assert check((0.92, 4 / 11.5)) is True
+    assert check((0.92, 0.34)) is False
+    assert check((0.9, 0.35)) is False
+    assert check(attribution_lesson.solution("joint_zero_share", show=False)) is True

@@ -19,7 +19,7 @@ from matplotlib.collections import LineCollection
 
 
 from ..core import checks
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call attribution_lesson.solution)
+from ..core.exercise import solution, solves, verdict, verdict_on_function  # noqa: F401  (notebooks call attribution_lesson.solution)
 from ..display.explorer import Control, Explorer
 from . import attribution, sanity, shapes
 
@@ -153,16 +153,20 @@ RELU_G = np.array([0.4, -0.7, 0.9, 0.6, 0.2])
 """... and the signal arriving at it from above in the backward pass."""
 
 
+def _passed_back(relu, g, x) -> np.ndarray:
+    """What ``relu``'s backward pass sends down, given the signal ``g`` from above and the forward input ``x``."""
+    import jax
+
+    _, backward = jax.vjp(relu, np.asarray(x, np.float32))
+    return np.asarray(backward(np.asarray(g, np.float32))[0])
+
+
 def check_relu_rules(answer):
     """Exercise: what the gradient, the deconvnet and guided backprop pass back through a ReLU at RELU_X, RELU_G."""
     import jax
 
-
-    def passed(relu):
-        _, backward = jax.vjp(relu, RELU_X)
-        return np.asarray(backward(RELU_G)[0])
-
-    expected = [passed(jax.nn.relu), passed(attribution.deconvnet_relu), passed(attribution.guided_relu)]
+    expected = [_passed_back(relu, RELU_G, RELU_X)
+                for relu in (jax.nn.relu, attribution.deconvnet_relu, attribution.guided_relu)]
     return verdict(answer, expected, what="three 5-vectors: (gradient, deconvnet, guided backprop)")
 
 
@@ -175,12 +179,100 @@ def solve_relu_rules():
     return gradient, deconvnet, guided
 
 
-def check_chance_share(answer):
-    """Exercise: the on-object share of a flat map for a 6x6 square in a 32x32 shape image (mask dilated by 1)."""
+def _relu_rule_inputs() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Random ``(g, x)`` pairs of three shapes (a vector, a matrix, a batch of feature maps), a few zeros among them."""
+    rng = np.random.default_rng(11)
+    pairs = []
+    for shape in ((7,), (4, 5), (2, 6, 6, 8)):
+        g, x = rng.normal(size=shape), rng.normal(size=shape)
+        g.flat[0], x.flat[1] = 0.0, 0.0  # a zero signal and a zero input: the rules must not divide or fail there
+        pairs.append((g, x))
+    return pairs
 
+
+def check_deconvnet_backward(answer_function):
+    """Exercise: a function ``(g, x) -> what the deconvnet's ReLU passes down``, checked on random inputs.
+
+    ``g`` is the signal arriving from above, ``x`` the ReLU's forward input (same
+    shape). Compared with the backward pass of ``attribution.deconvnet_relu``; when
+    it differs, the hint names the rule the function computed instead, if it is one
+    of the other two (or the forward pass).
+    """
+    import jax
+
+    last = {}
+
+    def reference(g, x):
+        last["g"], last["x"] = g, x  # for the hint: the inputs the answer is being compared on
+        return _passed_back(attribution.deconvnet_relu, g, x)
+
+    def hint(got, expected):
+        g, x = last["g"], last["x"]
+        known = (
+            (_passed_back(attribution.guided_relu, g, x),
+             "You gated on the forward input's sign too: that is guided backpropagation. The deconvnet never looks at x."),
+            (_passed_back(jax.nn.relu, g, x),
+             "You passed g where x > 0: that is the ordinary gradient. The deconvnet looks at the sign of g, not of x."),
+            (g, "You passed g through unchanged: the deconvnet rectifies the signal on its way down."),
+            (np.maximum(x, 0), "You returned the forward output max(x, 0): the backward rule acts on g."),
+        )
+        for value, sentence in known:
+            if got.shape == value.shape and np.allclose(got, value, rtol=1e-4, atol=1e-6):
+                return sentence
+        return "Only the sign of g decides what passes: compare with the deconvnet column of exercise 1."
+
+    return verdict_on_function(answer_function, reference, _relu_rule_inputs(), hint=hint,
+                               what="deconvnet_backward(g, x) -> what the deconvnet's ReLU passes down (shaped like g)")
+
+
+@solves
+def solve_deconvnet_backward():
+    def deconvnet_backward(g, x):
+        return np.maximum(g, 0.0)  # rectify the signal coming down; the forward input x plays no part
+
+    return deconvnet_backward
+
+
+CHANCE_SHARE_DIGITS = 3
+"""Decimal places the chance-share exercise asks for (an exact fraction passes too)."""
+SPEARMAN_DIGITS = 2
+"""Decimal places the Spearman-by-hand exercise asks for."""
+
+
+def _square_mask() -> np.ndarray:
     mask = np.zeros((1, shapes.IMAGE_SIZE, shapes.IMAGE_SIZE), dtype=bool)
     mask[0, 10:16, 20:26] = True
-    return verdict(answer, attribution.on_object_share(np.ones((1, shapes.IMAGE_SIZE, shapes.IMAGE_SIZE)), mask)[0], what="one number in [0, 1]")
+    return mask
+
+
+def check_chance_share(answer):
+    """Exercise: the on-object share of a flat map for a 6x6 square in a 32x32 shape image.
+
+    The mask is grown by one pixel with a 3x3 square (every pixel next to the shape,
+    diagonals included), as ``attribution.dilate_masks`` does. Accepted to
+    :data:`CHANCE_SHARE_DIGITS` decimal places. An answer that grew the mask with a
+    cross instead (4 neighbours, SciPy's default ``binary_dilation``) is told so.
+    """
+    mask = _square_mask()
+    expected = attribution.on_object_share(np.ones(mask.shape), mask)[0]
+    half_unit = 0.5 * 10.0**-CHANCE_SHARE_DIGITS + 1e-12  # rounding to the digits asked moves a number by at most this
+    result = verdict(answer, expected, atol=half_unit, rtol=0.0,
+                     what=f"one number in [0, 1], to {CHANCE_SHARE_DIGITS} decimal places")
+    if result is False:
+        square = mask[0]
+        cross = square.copy()  # grown by one pixel up, down, left and right only
+        cross[1:] |= square[:-1]
+        cross[:-1] |= square[1:]
+        cross[:, 1:] |= square[:, :-1]
+        cross[:, :-1] |= square[:, 1:]
+        try:
+            near_cross = abs(float(answer) - cross.mean()) <= half_unit
+        except (TypeError, ValueError):
+            near_cross = False
+        if near_cross:
+            print("That grows the square with a cross (4 neighbours per pixel, SciPy's default binary_dilation); "
+                  "this exercise grows it with a 3x3 square, diagonal neighbours included.")
+    return result
 
 
 @solves
@@ -190,12 +282,15 @@ def solve_chance_share():
 
 
 def check_joint_zero_share(answer):
-    """Exercise: Spearman's rho of |a| = (0, 0, 0, 0, 1, 2) and |b| = (0, 0, 0, 0, 2, 1), and its share from joint zeros."""
+    """Exercise: Spearman's rho of |a| = (0, 0, 0, 0, 1, 2) and |b| = (0, 0, 0, 0, 2, 1), and its share from joint zeros.
 
+    Accepted to :data:`SPEARMAN_DIGITS` decimal places.
+    """
     a = np.array([[[0, 0, 0, 0, 1, 2]]], dtype=float)
     b = np.array([[[0, 0, 0, 0, 2, 1]]], dtype=float)
     rho = sanity.stage_correlations({"m": a}, {"s": {"m": b}})["m"][0, 0]
-    return verdict(answer, [rho, sanity.joint_zero_share(a, b)[0]], what="a pair: (rho, share from joint zeros)")
+    return verdict(answer, [rho, sanity.joint_zero_share(a, b)[0]], atol=0.5 * 10.0**-SPEARMAN_DIGITS + 1e-12, rtol=0.0,
+                   what=f"a pair: (rho, share from joint zeros), each to {SPEARMAN_DIGITS} decimal places")
 
 
 @solves
