@@ -43,3 +43,23 @@ def test_nbval_still_keeps_cell_outputs_where_conftest_reads_them():
 
     source = inspect.getsource(IPyNbCell)
     assert "self.test_outputs = outs" in source, "nbval no longer sets test_outputs: update conftest.py's size check"
+
+
+MAX_PROSE_WORDS = 1800  # a notebook answers one question; a side topic that does not serve it goes
+
+
+def prose_words(cells) -> int:
+    """Words of prose: whitespace-separated tokens over the markdown cells (equations and code spans count)."""
+    return sum(len("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_prose_is_at_most_1800_words(path):
+    words = prose_words(json.loads(path.read_text())["cells"])
+    assert words <= MAX_PROSE_WORDS, f"{path.name} has {words} words of prose (at most {MAX_PROSE_WORDS}): cut a side topic"
+
+
+def test_prose_words_counts_markdown_only():
+    cells = [{"cell_type": "markdown", "source": ["Two words\n", "and $x^2$"]},
+             {"cell_type": "code", "source": ["not counted at all"]}]
+    assert prose_words(cells) == 4
