@@ -45,7 +45,18 @@ def test_every_frame_draws_the_decoded_output():
         assert np.allclose(out, np.asarray(MODEL.decode(code.reshape(1, 1, 3)))[0], atol=1e-5)
         assert np.allclose(artists["current"].get_ydata(), out)
         assert np.allclose(artists["point"].get_offsets(), [code[:2]])
-        assert f"{code[2]:+.2f}" in artists["label"].get_text(), "the code panel names the frame's code"
+        named = "0.00" if round(float(code[2]), 2) == 0 else f"{code[2]:+.2f}"
+        assert named in artists["label"].get_text(), "the code panel names the frame's code"
+    plt.close(fig)
+
+
+def test_code_label_never_shows_a_negative_zero():
+    fig, artists = animations.decoder_figure(FILTERS, BIAS)
+    animations.draw_frame(artists, np.array([-0.6, 0.0, -0.0], np.float32))
+    text = artists["label"].get_text()
+    assert "-0.00" not in text and "(-0.60, 0.00, 0.00)" in text, text
+    animations.draw_frame(artists, np.array([-0.001, 0.004, 0.25], np.float32))
+    assert "(0.00, 0.00, +0.25)" in artists["label"].get_text(), artists["label"].get_text()
     plt.close(fig)
 
 

@@ -283,6 +283,9 @@ def test_exercise_checks_of_notebooks_03_to_07():
     f = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
     unit = f / np.linalg.norm(f)
     assert exercises.check_roughness((np.diff(unit, n=2) ** 2).mean(), f) is True
+    exact = (np.diff(unit, n=2) ** 2).mean()
+    assert exercises.check_roughness(float(f"{exact:.3g}"), f) is True  # 3 significant figures, as asked
+    assert exercises.check_roughness(1.02 * exact, f) is False
     assert exercises.check_taper_coverage([0.25, 0.5, 0.75] + [1.0] * 9 + [0.75, 0.5, 0.25]) is True
     assert exercises.check_taper_coverage([1.0] * 15) is False
     assert exercises.check_output_length(32, 16, 4, 2, padding=1) is True

@@ -69,8 +69,13 @@ def _code_marker_size(c3: float) -> float:
     return 40 + 700 * abs(c3)
 
 
+def _signed(value: float) -> str:
+    # Two decimals with a sign, but a plain "0.00" for anything that rounds to zero (never "-0.00").
+    return "0.00" if round(float(value), 2) == 0 else f"{value:+.2f}"
+
+
 def _code_title(c1: float, c2: float, c3: float) -> str:
-    return f"code c = ({c1:+.2f}, {c2:+.2f}, {c3:+.2f})\nsize = |c3|, filled if c3 > 0"
+    return f"code c = ({_signed(c1)}, {_signed(c2)}, {_signed(c3)})\nsize = |c3|, filled if c3 > 0"
 
 
 def _legend_outside(ax: plt.Axes) -> None:
@@ -106,7 +111,7 @@ def decoder_figure(filters: np.ndarray, bias: float, *, ylim: float = 0.8, dpi: 
         point = ax_code.scatter([0], [0], s=[_code_marker_size(0)], color="tab:green", edgecolor="black")
 
         limit = 1.1 * max(np.abs(filters).max(), 0.5)
-        patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit, xlabel="tap")
+        patch_axes(ax_raw, "raw filters (the decoder's kernel)", ylim=limit, xlabel="tap", ylabel="weight")
         for i, (column, color) in enumerate(zip(filters.T, WINDOW_COLORS)):
             ax_raw.plot(range(7), column, "o-", color=color, markersize=4, label=f"filter {i + 1}")
         _legend_outside(ax_raw)

@@ -196,7 +196,7 @@ def encoder_explorer_figure(model):
     x, zeros = range(data.PATCH), np.zeros(data.PATCH)
     patch_axes(ax_in, "input patch")
     (patch,) = ax_in.plot(x, zeros, "o-", color="black", label="input")
-    patch_axes(ax_prod, "filter × input, tap by tap", ylim=0.5)
+    patch_axes(ax_prod, "filter × input, tap by tap", ylim=0.5, ylabel="product")
     products = [ax_prod.plot(x, zeros, "o-", color=c, markersize=3, label=f"filter {i + 1} × input")[0]
                 for i, c in enumerate(WINDOW_COLORS)]
     ax_prod.legend(loc="lower left", fontsize=7)

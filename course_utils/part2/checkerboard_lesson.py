@@ -124,12 +124,12 @@ def plot_generator_outputs(images: dict, *, crop: int = 16, period: int = 4):
         centred = imgs[i] - imgs[i].mean()
         scale = max(centred.std(), 1e-12)
         shown = ax_img.imshow(centred[:crop, :crop] / scale, cmap="RdBu_r", vmin=-2, vmax=2)
-        ax_img.set_title(f"{name}\nNyquist {nyq[i]:.3f}, parity {par[i]:.3f}", fontsize=9.5)
+        ax_img.set_title(f"{name}\nNyquist {nyq[i]:.3f}, parity (period 2) {par[i]:.3f}", fontsize=8.5)
         tile = checkerboard.parity_class_means(imgs[i], period)
         ax_rep.imshow(np.tile(tile, (crop // period + 1, crop // period + 1))[:crop, :crop] / scale,
                       cmap="RdBu_r", vmin=-2, vmax=2)
         ax_rep.set_title(f"its repeating part (period {period}):\n{checkerboard.parity_spread(imgs[i], period):.2f} of the "
-                         "variance", fontsize=9.5)
+                         f"variance (period {period})", fontsize=8.5)
         for ax in (ax_img, ax_rep):
             ax.set_xticks(range(0, crop, 5))
             ax.set_yticks(range(0, crop, 5))
@@ -165,12 +165,14 @@ def plot_subkernels(response: dict, out_channel: int = 0):
     sums, painted = response["sums"][..., out_channel], response["painted"][..., out_channel]
     fig, (ax_k, ax_s, ax_o) = plt.subplots(1, 3, figsize=(11.5, 3.5), constrained_layout=True)
     for ax, values, title in [
-            (ax_k, kernel, (f"{kernel.shape[0]}x{kernel.shape[1]} kernel (input 0 -> output {out_channel}),\n"
-                            "each tap labelled by its sub-kernel (a mod 2, b mod 2)")),
+            (ax_k, kernel, (f"{kernel.shape[0]}x{kernel.shape[1]} kernel, input 0 -> output {out_channel} only\n"
+                            "(one of the inputs the sums add up);\ntaps labelled by sub-kernel (a mod 2, b mod 2)")),
             (ax_s, sums, f"the four sub-kernel sums\n(output channel {out_channel}, all inputs)")]:
         limit = float(np.abs(values).max()) or 1.0
-        ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(title)
+        shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title, fontsize=10)
+        if ax is ax_k:  # its labels name the sub-kernels, so the colour bar gives the values
+            fig.colorbar(shown, ax=ax_k, label="tap value", shrink=0.85)
         ax.set_xticks(range(values.shape[1]))
         ax.set_yticks(range(values.shape[0]))
     _annotate(ax_k, kernel, float(np.abs(kernel).max()), lambda a, b, v: f"({a % 2},{b % 2})", 9)
@@ -193,7 +195,8 @@ def plot_gradients(panels: dict, draws: dict):
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.6 * (len(panels) + 1), 3.7), constrained_layout=True)
     for ax, (title, g) in zip(axes, panels.items()):
         limit = float(np.abs(g).max()) or 1.0
-        ax.imshow(g, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        shown = ax.imshow(g, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        fig.colorbar(shown, ax=ax, label="gradient", shrink=0.8)
         ax.set_title(title)
         ax.set_xlabel("input column")
         ax.set_ylabel("input row")
@@ -282,7 +285,8 @@ def update_overlap_explorer(artists: dict, kernel: int, stride: int) -> dict:
     """Draw the overlap counts and a random generator's output; return the numbers shown.
 
     Returns ``{"counts": the count image, "image": the generator's output,
-    "ratio": largest / smallest interior count (inf if some pixel is never painted),
+    "ratio": largest / smallest interior count (inf if some pixel is never painted; the
+    title writes it ∞),
     "spread": parity_spread with period = stride of the output's interior}``.
     """
     counts = deconv.overlap_counts((EXPLORER_INPUTS, EXPLORER_INPUTS), kernel, stride)
@@ -290,6 +294,7 @@ def update_overlap_explorer(artists: dict, kernel: int, stride: int) -> dict:
     inner = deconv.interior_overlap_counts((EXPLORER_INPUTS, EXPLORER_INPUTS), kernel, stride) \
         if has_interior else counts  # a kernel this large leaves no interior: use every pixel
     ratio = float(inner.max() / inner.min()) if inner.min() > 0 else float("inf")
+    ratio_text = "∞" if np.isinf(ratio) else f"{ratio:.2f}"
     image = random_transposed_generator(kernel, stride)
     # the interior of the output, trimmed to whole periods, for the pixel-class measure
     size = image.shape[0] - 2 * (kernel - 1)
@@ -304,8 +309,8 @@ def update_overlap_explorer(artists: dict, kernel: int, stride: int) -> dict:
     artists["colorbar"].set_ticks([t / top for t in ticks], labels=[str(t) for t in ticks])
     # Short titles: their letters are a good part of what each slider move redraws.
     artists["ax_counts"].set_title(f"overlap counts, {counts.shape[0]}x{counts.shape[1]} from {EXPLORER_INPUTS}x"
-                                   f"{EXPLORER_INPUTS}\n" + (f"interior max / min: {ratio:.2f}" if has_interior
-                                                             else f"max / min: {ratio:.2f} (no interior)"),
+                                   f"{EXPLORER_INPUTS}\n" + (f"interior max / min: {ratio_text}" if has_interior
+                                                             else f"max / min: {ratio_text} (no interior)"),
                                    fontsize=10)
     limit = float(np.abs(image).max()) or 1.0
     artists["image"].set_data(image)
