@@ -89,15 +89,19 @@ def class_share_figure(coverages: dict):
         for s, c in enumerate(covs):
             ax.bar(np.arange(gan.CLASSES) - 0.4 + width * (s + 0.5), c.shares, width,
                    label=f"seed {s}" if len(covs) > 1 else None)
-        ax.axhline(1 / gan.CLASSES, color="black", ls=":", lw=1)
+        ax.axhline(1 / gan.CLASSES, color="black", ls=":", lw=1, label=f"1/{gan.CLASSES}: every class alike")
         ax.set_xticks(range(gan.CLASSES))
         ax.set_xlabel("class the classifier picks")
-        ax.set_title(f"{name}\n{min(c.classes for c in covs)}-{max(c.classes for c in covs)} classes, "
-                     f"confidence {np.mean([c.confidence for c in covs]):.2f}", fontsize=10)
-        if len(covs) > 1:
-            ax.legend(fontsize=9, loc="upper right")
+        counts = ", ".join(f"{c.classes}" for c in covs)
+        confidence = ", ".join(f"{c.confidence:.2f}" for c in covs)
+        # one value per seed (in legend order) where there are several sets
+        ax.set_title(f"{name}\nclasses: {counts} · confidence: {confidence}", fontsize=9)
+        ax.legend(fontsize=8, loc="upper right")
     for ax in axes[:, 0]:
         ax.set_ylabel("share of the images")
+    tallest = max(c.shares.max() for cov in coverages.values()
+                  for c in (cov if isinstance(cov, (list, tuple)) else [cov]))
+    axes[0, 0].set_ylim(0, 1.45 * tallest)  # shared: room above the tallest bar for the legends
     return fig
 
 
