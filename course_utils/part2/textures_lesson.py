@@ -54,12 +54,19 @@ def measures_table(targets: dict, candidates: dict) -> dict:
 
 
 def format_measures(table: dict) -> str:
-    """The table of :func:`measures_table` as text: one row per texture and candidate."""
+    """The table of :func:`measures_table` as text: one row per texture and candidate.
+
+    Within each texture, the best (smallest) value of each measure is marked with a ``*``.
+    """
     checks.mapping("table", table, what="texture names to measures")
-    lines = [f"{'texture':10s} {'candidate':18s} {'spectrum':>9s} {'colour':>7s} {'edges':>6s}"]
+    measures = (("spectrum", 9), ("colour", 7), ("edges", 6))
+    lines = ["".join([f"{'texture':10s} {'candidate':18s}", *(f" {m:>{w}s} " for m, w in measures)]).rstrip()]
     for name, rows in table.items():
-        for label, m in rows.items():
-            lines.append(f"{name:10s} {label:18s} {m['spectrum']:9.3f} {m['colour']:7.3f} {m['edges']:6.3f}")
+        best = {m: min(r[m] for r in rows.values()) for m, _ in measures}
+        for label, row in rows.items():
+            cells = (f" {row[m]:{w}.3f}{'*' if row[m] == best[m] else ' '}" for m, w in measures)
+            lines.append("".join([f"{name:10s} {label:18s}", *cells]).rstrip())
+    lines.append("(* the best, i.e. smallest, value of each measure for that texture)")
     return "\n".join(lines)
 
 
