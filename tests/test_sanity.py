@@ -250,3 +250,12 @@ def test_spearman_by_hand_check_accepts_two_decimal_places():
     assert check((0.92, 0.34)) is False
     assert check((0.9, 0.35)) is False
     assert check(attribution_lesson.solution("joint_zero_share", show=False)) is True
+
+
+def test_spearman_by_hand_check_names_a_share_given_in_percent(capsys):
+    check = attribution_lesson.check_joint_zero_share
+    assert check((0.92, 35)) is False
+    assert "fraction in [0, 1]" in capsys.readouterr().out
+    assert check((0.92, 12)) is False
+    assert "percentage" not in capsys.readouterr().out
+    assert check((0.92, "a lot")) is False

@@ -284,13 +284,26 @@ def solve_chance_share():
 def check_joint_zero_share(answer):
     """Exercise: Spearman's rho of |a| = (0, 0, 0, 0, 1, 2) and |b| = (0, 0, 0, 0, 2, 1), and its share from joint zeros.
 
-    Accepted to :data:`SPEARMAN_DIGITS` decimal places.
+    The share is a fraction in [0, 1]. Accepted to :data:`SPEARMAN_DIGITS` decimal
+    places. An answer that gives the share in percent instead is told so.
     """
     a = np.array([[[0, 0, 0, 0, 1, 2]]], dtype=float)
     b = np.array([[[0, 0, 0, 0, 2, 1]]], dtype=float)
     rho = sanity.stage_correlations({"m": a}, {"s": {"m": b}})["m"][0, 0]
-    return verdict(answer, [rho, sanity.joint_zero_share(a, b)[0]], atol=0.5 * 10.0**-SPEARMAN_DIGITS + 1e-12, rtol=0.0,
-                   what=f"a pair: (rho, share from joint zeros), each to {SPEARMAN_DIGITS} decimal places")
+    share = sanity.joint_zero_share(a, b)[0]
+    half_unit = 0.5 * 10.0**-SPEARMAN_DIGITS + 1e-12
+    result = verdict(answer, [rho, share], atol=half_unit, rtol=0.0,
+                     what=f"a pair: (rho, share from joint zeros as a fraction in [0, 1]), each to {SPEARMAN_DIGITS} "
+                          "decimal places")
+    if result is False:
+        try:
+            got = np.asarray(answer, dtype=np.float64)
+            in_percent = got.shape == (2,) and abs(got[1] / 100 - share) <= half_unit
+        except (TypeError, ValueError):
+            in_percent = False
+        if in_percent:
+            print(f"The share looks like a percentage: give it as a fraction in [0, 1] (e.g. {got[1] / 100:.2f}).")
+    return result
 
 
 @solves
