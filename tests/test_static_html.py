@@ -16,6 +16,8 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 
 import nbformat
 import numpy as np
@@ -189,11 +191,17 @@ def offline_page(browser):
 
     context.route("**/*", route)
     page = context.new_page()
-    page.on("requestfailed", lambda request: log["failed"].append(request.url))
+    page.on("requestfailed", lambda request: _missing(request.url) and log["failed"].append(request.url))
     page.on("console", lambda message: message.type == "error" and log["errors"].append(message.text))
     page.on("pageerror", lambda error: log["errors"].append(str(error)))
     yield page, log
     context.close()
+
+
+def _missing(url: str) -> bool:
+    """A failed request counts unless it is for a file that exists: leaving a page aborts its preloads."""
+    parts = urllib.parse.urlparse(url)
+    return parts.scheme != "file" or not pathlib.Path(urllib.request.url2pathname(parts.path)).is_file()
 
 
 def _open(page_and_log, path: pathlib.Path, query: str = ""):
