@@ -291,3 +291,73 @@ def test_exercise_checks_of_notebooks_03_to_07():
     assert exercises.check_output_length(32, 16, 4, 2, padding=1) is True
     assert exercises.check_output_length(33, 16, 4, 2, padding=1) is False
     assert exercises.check_output_length(None, 16, 4, 2) is None
+
+
+def _encode_by_loops(signals, filters, bias):
+    code = np.zeros((len(signals), (signals.shape[1] - 7) // 4 + 1, 3))
+    for i in range(code.shape[1]):
+        for c in range(3):
+            code[:, i, c] = np.tanh(signals[:, 4 * i:4 * i + 7] @ filters[:, c] + bias[c])
+    return code
+
+
+def _decode_by_formula(code, filters, bias):
+    length = 4 * (len(code) - 1) + 7
+    return np.array([sum(code[i] @ filters[n - 4 * i] for i in range(len(code)) if 0 <= n - 4 * i < 7)
+                     for n in range(length)]) + bias
+
+
+def _angles_by_svd_bases(a, b):
+    ua, ub = np.linalg.svd(a, full_matrices=False)[0], np.linalg.svd(b, full_matrices=False)[0]
+    return np.sort(np.degrees(np.arccos(np.clip(np.linalg.svd(ua.T @ ub, compute_uv=False), -1, 1))))
+
+
+def _paint(x, w, stride):
+    out = np.zeros((stride * (len(x) - 1) + len(w), w.shape[2]))
+    for i in range(len(x)):
+        out[stride * i:stride * i + len(w)] += np.einsum("c,kco->ko", x[i], w)
+    return out
+
+
+def test_write_a_function_exercises_of_part_one(capsys):
+    """Each function exercise of 01-07: the worked solution and another right form pass, slips fail with their hint."""
+    a, b = data.basis()
+    t = np.linspace(0, 1, 15)
+    solution = {name: exercises.solution(name, show=False) for name in (
+        "curves_from_parameters", "encode", "decode", "principal_angles", "filter_roughness", "coverage",
+        "dilated_convolution")}
+    cases = {  # name: (another right form, [(a typical slip, words of its hint)])
+        "curves_from_parameters": (lambda p1, p2: np.outer(p1, a) + np.outer(p2, b), [
+            (lambda p1, p2: np.outer(p1, 3 * (1 - t) ** 2 * t) + np.outer(p2, 3 * (1 - t) * t**2), "not in t"),
+            (lambda p1, p2: np.outer(p2, a) + np.outer(p1, b), "p1 and p2 swapped")]),
+        "encode": (_encode_by_loops, [
+            (lambda s, f, bias: np.arctanh(solution["encode"](s, f, bias)), "Apply tanh"),
+            (lambda s, f, bias: solution["encode"](s, f, 0 * bias), "add its bias"),
+            (lambda s, f, bias: solution["encode"](s, f[::-1], bias), "not flipped")]),
+        "decode": (_decode_by_formula, [
+            (lambda code, f, bias: solution["decode"](code, f, 0.0), "add the bias once"),
+            (lambda code, f, bias: solution["decode"](code, f[::-1], bias), "paint adds up")]),
+        "principal_angles": (_angles_by_svd_bases, [
+            (lambda x, y: np.radians(solution["principal_angles"](x, y)), "radians"),
+            (lambda x, y: solution["principal_angles"](x, y)[::-1], "ascending"),
+            (lambda x, y: np.degrees(np.arccos(np.clip(np.linalg.svd(x.T @ y, compute_uv=False), -1, 1))),
+             "Orthonormalise")]),
+        "filter_roughness": (
+            lambda f: np.array([(np.convolve(c / np.linalg.norm(c), [1, -2, 1], "valid") ** 2).mean() for c in f.T]), [
+                (lambda f: (np.diff(f / np.linalg.norm(f, axis=0), n=2, axis=0) ** 2).sum(axis=0), "do not sum"),
+                (lambda f: (np.diff(f, n=2, axis=0) ** 2).mean(axis=0), "unit length")]),
+        "coverage": (lambda w: np.array([sum(w[n - s] for s in (0, 4, 8) if 0 <= n - s < 7) for n in range(15)]), [
+            (lambda w: solution["coverage"](w[::-1]), "backwards")]),
+        "dilated_convolution": (_paint, [
+            (lambda x, w, stride: solution["dilated_convolution"](x, w[::-1], stride), "not flipped")]),
+    }
+    for name, (right, slips) in cases.items():
+        check = getattr(exercises, f"check_{name}")
+        assert check(solution[name]) is True, f"{name}: the worked solution"
+        assert check(right) is True, f"{name}: another right form"
+        for wrong, hint in slips:
+            capsys.readouterr()
+            assert check(wrong) is False, f"{name}: a slip ({hint})"
+            assert hint in capsys.readouterr().out, f"{name}: the hint should say {hint!r}"
+        assert check(None) is None
+        assert check("not a function") is False

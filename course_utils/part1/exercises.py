@@ -6,11 +6,13 @@ exercises of Part II sit in each notebook's own module (``vae_lesson`` and so on
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from ..core import deconv
-from ..core.exercise import solution, solves, verdict  # noqa: F401  (notebooks call exercises.solution)
-from . import analysis, data, full_curve
+from ..core.exercise import solution, solves, verdict, verdict_on_function  # noqa: F401  (notebooks call solution)
+from . import analysis, data, full_curve, models
 
 
 
@@ -56,6 +58,40 @@ def solve_max_abs_y():
     return float((3 * (1 - t) ** 2 * t + 3 * (1 - t) * t**2).max())
 
 
+def _curves_hint(got, expected) -> str:
+    a, b = data.basis()
+    p, *_ = np.linalg.lstsq(np.column_stack([a, b]), expected.T, rcond=None)  # each expected curve's (p1, p2)
+    t = np.linspace(0, 1, data.N_POINTS)
+    if np.allclose(got, (np.column_stack([b, a]) @ p).T, atol=1e-5):
+        return "p1 and p2 swapped: P1's weight is 3t(1-t)^2, P2's is 3t^2(1-t)."
+    if np.allclose(got, np.outer(p[0], 3 * (1 - t) ** 2 * t) + np.outer(p[1], 3 * (1 - t) * t**2), atol=1e-5):
+        return ("Resample in x, not in t: x(t) = 1.5t(1-t) + t^3 is not t, so for each of the 15 x-positions "
+                "data.X keep the dense point (150 values of t from 0 to 1) whose x is nearest.")
+    return ("Draw the curve densely (150 values of t) with the weights 3t(1-t)^2 of p1 and 3t^2(1-t) of p2, then "
+            "keep, for each of the 15 x-positions data.X, the dense point whose x is nearest.")
+
+
+def check_curves_from_parameters(answer_function):
+    """Exercise: write the curves (n, 15) for control heights p1, p2 (n,), checked on random heights."""
+    rng = np.random.default_rng(1)
+    inputs = [(rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)) for n in (1, 7, 50)]
+    inputs.append((np.array([1.0, -1.0, 1.0, -1.0]), np.array([1.0, 1.0, -1.0, -1.0])))  # the corners
+    return verdict_on_function(answer_function, data.curves_from_parameters, inputs,
+                               what="curves_from_parameters(p1, p2)", hint=_curves_hint)
+
+
+@solves
+def solve_curves_from_parameters():
+    def curves_from_parameters(p1, p2):
+        t = np.linspace(0, 1, 150)  # the dense drawing
+        x = 3 * (1 - t) ** 2 * t * 0.5 + 3 * (1 - t) * t**2 * 0.5 + t**3  # P1, P2 at x = 0.5, P3 at x = 1
+        y = np.outer(p1, 3 * (1 - t) ** 2 * t) + np.outer(p2, 3 * (1 - t) * t**2)  # P0, P3 have height 0
+        nearest = np.abs(x[None, :] - np.linspace(0, 1, 15)[:, None]).argmin(axis=1)  # one t per x-position
+        return y[:, nearest]
+
+    return curves_from_parameters
+
+
 # --- notebook 02 ----------------------------------------------------------------
 
 def check_code_by_hand(answer, model, patch):
@@ -81,6 +117,43 @@ def check_sum_of_filters(answer, model, code):
 def solve_sum_of_filters(model, code):
     filters = np.asarray(model.decoder.filters())  # (7 taps, 3 filters)
     return sum(code[c] * filters[:, c] for c in range(3)) + float(model.decoder.bias())
+
+
+def _encoder_reference(signals, filters, bias):
+    """The course's encoder (``models.PatchEncoder``) with the given weights."""
+    encoder = models.PatchEncoder(rngs=nnx.Rngs(0))
+    encoder.conv.kernel[...] = jnp.asarray(filters, jnp.float32)[:, None, :]  # (7 taps, 1 input channel, 3)
+    encoder.conv.bias[...] = jnp.asarray(bias, jnp.float32)
+    return encoder(jnp.asarray(signals, jnp.float32))
+
+
+def _encode_hint(got, expected) -> str:
+    if np.allclose(np.tanh(got), expected, atol=1e-5):
+        return "Apply tanh: each code value is tanh(window . filter + bias)."
+    shift = np.arctanh(np.clip(got, -1 + 1e-9, 1 - 1e-9)) - np.arctanh(expected)  # the error before tanh
+    rows = shift.reshape(-1, 3)  # one row per window of every signal
+    if len(rows) > 1 and np.allclose(rows, rows[0], atol=1e-4):
+        return "Every value of a filter is off by one constant: add its bias (one per filter) before tanh."
+    return "Window i reads positions 4i .. 4i+6, and tap m multiplies position 4i + m (the filter is not flipped)."
+
+
+def check_encode(answer_function):
+    """Exercise: write the encoder, signals (n, 7 + 4k) -> codes (n, k + 1, 3), checked on random weights."""
+    rng = np.random.default_rng(2)
+    inputs = [(rng.uniform(-0.75, 0.75, (n, 7 + 4 * k)), rng.normal(0, 0.5, (7, 3)), rng.normal(0, 0.1, 3))
+              for n, k in [(5, 2), (1, 0), (20, 1), (3, 3)]]
+    return verdict_on_function(answer_function, _encoder_reference, inputs, what="encode(signals, filters, bias)",
+                               hint=_encode_hint)
+
+
+@solves
+def solve_encode():
+    def encode(signals, filters, bias):
+        starts = range(0, signals.shape[1] - 6, 4)  # windows at 0, 4, 8, ...
+        windows = np.stack([signals[:, s:s + 7] for s in starts], axis=1)  # (n, positions, 7)
+        return np.tanh(windows @ filters + bias)  # one dot product per filter, plus its bias, squashed
+
+    return encode
 
 
 # --- notebook 03 ----------------------------------------------------------------
@@ -111,6 +184,37 @@ def solve_code_for_target(model, target):
     return code
 
 
+def _decode_reference(code, filters, bias):
+    return np.asarray(deconv.conv_transpose_1d(code, np.asarray(filters)[:, :, None], data.STRIDE))[:, 0] + bias
+
+
+def _decode_hint(got, expected) -> str:
+    if np.allclose(got - expected, (got - expected).flat[0], atol=1e-5):
+        return "Off by the same amount everywhere: add the bias once, at every output position."
+    return ("Window i paints its scaled filters at positions 4i .. 4i+6 (tap m at 4i + m, not flipped), and "
+            "where windows overlap the paint adds up.")
+
+
+def check_decode(answer_function):
+    """Exercise: write the decoder, code (positions, 3) -> output (4*(positions-1) + 7,), on random weights."""
+    rng = np.random.default_rng(3)
+    inputs = [(rng.uniform(-1, 1, (positions, 3)), rng.normal(0, 0.5, (7, 3)), rng.normal(0, 0.1))
+              for positions in (3, 1, 2, 4)]
+    return verdict_on_function(answer_function, _decode_reference, inputs, what="decode(code, filters, bias)",
+                               hint=_decode_hint, atol=1e-5)
+
+
+@solves
+def solve_decode():
+    def decode(code, filters, bias):
+        y = np.zeros(4 * (len(code) - 1) + 7)
+        for i in range(len(code)):  # input position i paints its three scaled filters at 4i .. 4i+6
+            y[4 * i:4 * i + 7] += filters @ code[i]
+        return y + bias
+
+    return decode
+
+
 # --- notebook 04 ----------------------------------------------------------------
 
 def check_effective_noise(answer):
@@ -139,6 +243,39 @@ def solve_most_important_component(ablation_row):
     return max(costs, key=costs.get)
 
 
+def _angles_hint(got, expected) -> str:
+    if np.isnan(got).any():
+        return "np.arccos gave NaN: a cosine came out just above 1 by rounding; clip the cosines to [-1, 1] first."
+    if np.allclose(np.degrees(got), expected, atol=1e-3):
+        return "Those are radians: convert them with np.degrees."
+    if np.allclose(np.sort(got), expected, atol=1e-3):
+        return "Right angles, wrong order: return them ascending."
+    return ("Orthonormalise each span first (np.linalg.qr): the cosines of the angles are the singular values of "
+            "qa.T @ qb, not of a.T @ b.")
+
+
+def check_principal_angles(answer_function):
+    """Exercise: write the principal angles (degrees, ascending) between two column spans, on random spans."""
+    rng = np.random.default_rng(4)
+    inputs = [(rng.normal(size=(length, ka)), rng.normal(size=(length, kb)))
+              for length, ka, kb in [(7, 3, 3), (5, 1, 2), (9, 3, 2)]]
+    a = rng.normal(size=(7, 3))
+    inputs.append((a, np.column_stack([a[:, 0] + 2 * a[:, 1], rng.normal(size=7)])))  # the spans share a direction
+    inputs.append((a, a @ rng.normal(size=(3, 3))))  # one span in two bases: every angle 0
+    return verdict_on_function(answer_function, analysis.principal_angles_deg, inputs,
+                               what="principal_angles(a, b)", hint=_angles_hint, atol=1e-4)
+
+
+@solves
+def solve_principal_angles():
+    def principal_angles(a, b):
+        qa, qb = np.linalg.qr(a)[0], np.linalg.qr(b)[0]  # orthonormal bases of the two spans
+        cosines = np.linalg.svd(qa.T @ qb, compute_uv=False)  # largest first: the smallest angle first
+        return np.degrees(np.arccos(np.clip(cosines, -1, 1)))
+
+    return principal_angles
+
+
 # --- notebook 05 ----------------------------------------------------------------
 
 def check_roughness(answer, filt):
@@ -157,6 +294,31 @@ def solve_roughness(filt):
     return float((np.diff(unit, n=2) ** 2).mean())
 
 
+def _roughness_hint(got, expected) -> str:
+    ratio = got / expected
+    if np.allclose(ratio, ratio.flat[0], rtol=1e-4) and ratio.flat[0] > 1.5:
+        return "Off by one whole factor: average the squared second differences (mean), do not sum them."
+    return ("Scale each filter (each column) to unit length first, then take the second difference along the taps "
+            "(np.diff(..., n=2, axis=0)), square it and average it.")
+
+
+def check_filter_roughness(answer_function):
+    """Exercise: write the roughness of filters (taps, components) -> (components,), on random filters."""
+    rng = np.random.default_rng(5)
+    inputs = [rng.normal(size=(taps, components)) for taps, components in [(7, 3), (3, 1), (9, 2), (7, 1)]]
+    return verdict_on_function(answer_function, analysis.roughness, inputs, what="roughness(filters)",
+                               hint=_roughness_hint)
+
+
+@solves
+def solve_filter_roughness():
+    def roughness(filters):
+        unit = filters / np.linalg.norm(filters, axis=0)  # every filter (column) at length 1
+        return (np.diff(unit, n=2, axis=0) ** 2).mean(axis=0)  # mean squared second difference, per column
+
+    return roughness
+
+
 # --- notebook 06 ----------------------------------------------------------------
 
 def check_taper_coverage(answer):
@@ -173,6 +335,36 @@ def solve_taper_coverage():
     return total
 
 
+def _coverage_reference(weights):
+    ones = np.ones((len(data.WINDOW_STARTS), 1))  # a code of ones at the three windows
+    return np.asarray(deconv.conv_transpose_1d(ones, np.asarray(weights)[:, None, None], data.STRIDE))[:, 0]
+
+
+def _coverage_hint(got, expected) -> str:
+    if np.allclose(got, expected[::-1], atol=1e-5):
+        return "The weights are painted backwards: tap m lands on position 4i + m."
+    return "Window i covers positions 4i .. 4i+6, tap m on 4i + m; where two windows overlap their weights add."
+
+
+def check_coverage(answer_function):
+    """Exercise: write the coverage of 7 tap weights over three windows at stride 4, on random weights."""
+    rng = np.random.default_rng(6)
+    inputs = [rng.uniform(0, 1, 7) for _ in range(3)] + [full_curve.tap_weights("taper"), np.ones(7)]
+    return verdict_on_function(answer_function, _coverage_reference, inputs, what="coverage(weights)",
+                               hint=_coverage_hint, atol=1e-5)
+
+
+@solves
+def solve_coverage():
+    def coverage(weights):
+        total = np.zeros(15)
+        for start in (0, 4, 8):  # each window adds the weights of its 7 taps where it lies
+            total[start:start + 7] += weights
+        return total
+
+    return coverage
+
+
 # --- notebook 07 ----------------------------------------------------------------
 
 def check_output_length(answer, n_inputs, kernel, stride, padding=0, output_padding=0):
@@ -185,3 +377,30 @@ def check_output_length(answer, n_inputs, kernel, stride, padding=0, output_padd
 def solve_output_length(n_inputs, kernel, stride, padding=0, output_padding=0):
     full = stride * (n_inputs - 1) + kernel  # every window painted
     return full - 2 * padding + output_padding  # padding crops both ends
+
+
+def check_dilated_convolution(answer_function):
+    """Exercise: write view 2 (dilate, pad, convolve with the flipped kernel), on random shapes and strides."""
+    rng = np.random.default_rng(7)
+    inputs = [(rng.normal(size=(length, c_in)), rng.normal(size=(kernel, c_in, c_out)), stride)
+              for length, kernel, stride, c_in, c_out in [(3, 7, 4, 3, 1), (4, 3, 2, 2, 2), (2, 2, 5, 1, 3),
+                                                          (5, 1, 3, 2, 1), (1, 4, 2, 3, 2)]]
+    return verdict_on_function(
+        answer_function, deconv.conv_transpose_1d, inputs, what="dilated_convolution(x, w, stride)", atol=1e-5,
+        hint=lambda got, expected: "Most often the kernel was not flipped: slide w[::-1], after stride - 1 zeros "
+                                   "between the inputs and kernel - 1 zeros at each end.")
+
+
+@solves
+def solve_dilated_convolution():
+    def dilated_convolution(x, w, stride):
+        length, kernel = len(x), len(w)
+        dilated = np.zeros((stride * (length - 1) + 1, x.shape[1]))
+        dilated[::stride] = x  # stride - 1 zeros between the inputs
+        padded = np.pad(dilated, ((kernel - 1, kernel - 1), (0, 0)))  # kernel - 1 zeros at each end
+        flipped = w[::-1]  # (kernel, in, out), taps reversed
+        # slide it with stride 1: output n reads padded[n .. n + kernel - 1]
+        return np.stack([np.einsum("kc,kco->o", padded[n:n + kernel], flipped)
+                         for n in range(len(padded) - kernel + 1)])
+
+    return dilated_convolution
