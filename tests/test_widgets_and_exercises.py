@@ -336,7 +336,9 @@ def test_write_a_function_exercises_of_part_one(capsys):
             (lambda s, f, bias: solution["encode"](s, f[::-1], bias), "not flipped")]),
         "decode": (_decode_by_formula, [
             (lambda code, f, bias: solution["decode"](code, f, 0.0), "add the bias once"),
-            (lambda code, f, bias: solution["decode"](code, f[::-1], bias), "paint adds up")]),
+            (lambda code, f, bias: solution["decode"](code, f[::-1], bias), "paint adds up"),
+            (lambda code, f, bias: solution["decode"](code, f, 0.0)
+             + bias * np.asarray(deconv.overlap_counts(len(code), 7, 4)), "once per output position")]),
         "principal_angles": (_angles_by_svd_bases, [
             (lambda x, y: np.radians(solution["principal_angles"](x, y)), "radians"),
             (lambda x, y: solution["principal_angles"](x, y)[::-1], "ascending"),
@@ -349,7 +351,7 @@ def test_write_a_function_exercises_of_part_one(capsys):
         "coverage": (lambda w: np.array([sum(w[n - s] for s in (0, 4, 8) if 0 <= n - s < 7) for n in range(15)]), [
             (lambda w: solution["coverage"](w[::-1]), "backwards")]),
         "dilated_convolution": (_paint, [
-            (lambda x, w, stride: solution["dilated_convolution"](x, w[::-1], stride), "not flipped")]),
+            (lambda x, w, stride: solution["dilated_convolution"](x, w[::-1], stride), "the flipped kernel")]),
     }
     for name, (right, slips) in cases.items():
         check = getattr(exercises, f"check_{name}")
