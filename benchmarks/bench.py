@@ -243,7 +243,8 @@ def bench_course() -> dict:
         for path in tqdm(NOTEBOOKS, desc="executing notebooks"):
             cells = []
             notebook, seconds = execute(path, cell_seconds=cells)
-            results[path.name] = {"seconds": seconds, "setup_seconds": cells[0], "mb": size_mb(notebook)}
+            results[path.name] = {"seconds": seconds, "setup_seconds": cells[0], "mb": size_mb(notebook),
+                                  "cell_seconds": [round(c, 3) for c in cells]}
         del os.environ["JAX_COMPILATION_CACHE_DIR"]
     return results
 

@@ -674,7 +674,7 @@ EXEMPT = {
     "vae.RegularisedLoss": "a record built by vae.regularised_loss, which checks its numbers",
     "gan.Coverage": "a record built by gan.class_coverage",
     "cnn.TopPatches": "a record built by cnn.top_patches",
-    "devices.spread": "inside the optimisations: synthesis and textures pass it batches they have checked",
+    "devices.spread": "inside the optimisations: synthesis passes it batches it has checked",
     "static_explorer.precompute_frames": "runs only inside make html's kernels on the explorers a notebook built "
                                          "(tools/build_html.py); tests/test_static_html.py checks it",
 }

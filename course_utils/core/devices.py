@@ -1,10 +1,11 @@
 """Independent optimisations shared out over the CPU devices, one share per core.
 
-Used by :mod:`course_utils.part2.synthesis` (notebook 12) and
-:mod:`course_utils.part2.textures` (notebook 13): each image's optimisation is
-independent of the others', so with one JAX device per core
+Used by :mod:`course_utils.part2.synthesis` (notebook 12): each image's
+optimisation is independent of the others', so with one JAX device per core
 (``course_utils.configure_cpu``) a compiled program over a batch sharded on its
-first axis runs each share on its own core, about twice as fast on two cores.
+first axis runs each share on its own core, about twice as fast on two cores for
+the small CNN's ascents. Not for notebook 13's textures: their FFTs already use
+every core, and sharing out made them slower (:mod:`course_utils.part2.textures`).
 """
 
 from __future__ import annotations

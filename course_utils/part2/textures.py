@@ -18,7 +18,11 @@ to be downloaded or trained.
   where no filter wraps (:func:`texture_statistics`).
 - :func:`gram`, :func:`style_loss`, :func:`content_loss`, and the two optimisations:
   :func:`synthesise` (texture) and :func:`transfer` (style), Adam on the pixels,
-  kept in [0, 1], each one compiled ``lax.scan`` for a whole batch of images.
+  kept in [0, 1], each one compiled ``lax.scan`` for a whole batch of images, on
+  one device: XLA's FFTs and matrix products already use every core, and sharing
+  the batch out over one device per core made them fight for the cores (three
+  syntheses: 5.5 s spread, 3.9 s on one device; six transfers 6.2 s vs 5.3 s, on
+  two cores).
 - Baselines and measures that do not use the network: :func:`matched_noise`,
   :func:`phase_randomised` (the target's power spectrum with random phases),
   :func:`spectrum_distance`, :func:`colour_distance`, :func:`edge_strength_distance`
@@ -34,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..core import checks, devices
+from ..core import checks
 
 SIZES = (3, 5, 7, 11, 15, 23)
 """Filter sizes of the multi-scale network (pixels): from fine grain to the size of a leaf or a stripe."""
@@ -227,38 +231,36 @@ def synthesise(targets, filters, *, steps: int = 150, learning_rate: float = 0.0
     means = targets.mean(axis=(1, 2))
     grams = [texture_statistics(t, filters, m) for t, m in zip(targets, means)]
     starts = start_images(targets, n, seed=seed, size=size)
-    # Padded with copies of the first target to a multiple of the devices: one share per core.
-    pad = devices.padded_length(n) - n
-    grams, means, starts = grams + grams[:1] * pad, np.concatenate([means, means[:1].repeat(pad, 0)]), \
-        np.concatenate([starts, starts[:1].repeat(pad, 0)])
     stacked = [np.stack([g[s] for g in grams]) for s in range(len(spectra))]
-    batch, (spectra, learning_rate) = devices.spread((starts, stacked, means[:, None, None, :].astype(np.float32)),
-                                                     (spectra, np.float32(learning_rate)))
-    images, losses = _synthesise(*batch, spectra, learning_rate, steps=steps)
+    images, losses = _synthesise(starts, stacked, means[:, None, None, :].astype(np.float32), spectra,
+                                 np.float32(learning_rate), steps=steps)
     return np.asarray(images)[:n], np.asarray(losses)[:n]
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
 def _transfer(content, style_grams, mean, spectra, style_weights, learning_rate, *, steps):
     optimiser = optax.adam(learning_rate)
-    content_features = fft_features(content - mean, spectra)
 
-    def loss(image, weight):
-        features = fft_features(image - mean, spectra)
-        return content_loss(features, content_features) + weight * style_loss([gram(f) for f in features],
-                                                                               style_grams)
+    def one(weight, content):
+        # The content's features are computed here, batched like the image's: then at
+        # weight 0 the content loss's gradient is exactly 0, not rounding noise that
+        # Adam would scale up to full steps.
+        content_features = fft_features(content - mean, spectra)
 
-    def one(weight):
+        def loss(image):
+            features = fft_features(image - mean, spectra)
+            return content_loss(features, content_features) + weight * style_loss([gram(f) for f in features],
+                                                                                   style_grams)
+
         def step(carry, _):
             image, state = carry
-            grad = jax.grad(loss)(image, weight)
-            updates, state = optimiser.update(grad, state)
+            updates, state = optimiser.update(jax.grad(loss)(image), state)
             return (jnp.clip(optax.apply_updates(image, updates), 0.0, 1.0), state), None
 
         (image, _), _ = jax.lax.scan(step, (content, optimiser.init(content)), None, length=steps)
         return image
 
-    return jax.vmap(one)(style_weights)
+    return jax.vmap(one)(style_weights, jnp.broadcast_to(content, style_weights.shape + content.shape))
 
 
 def transfer(content, style, filters, style_weights, *, steps: int = 150, learning_rate: float = 0.03) -> np.ndarray:
@@ -280,12 +282,9 @@ def transfer(content, style, filters, style_weights, *, steps: int = 150, learni
     spectra = filter_spectra(filters, content.shape[0])
     mean = style.mean(axis=(0, 1))
     grams = texture_statistics(style, filters, mean)
-    n = len(weights)
-    padded = np.concatenate([weights, weights[:1].repeat(devices.padded_length(n) - n)]).astype(np.float32)
-    padded, (content, grams, mean, spectra, learning_rate) = devices.spread(
-        padded, (content, grams, mean.astype(np.float32), spectra, np.float32(learning_rate)))
-    images = _transfer(content, grams, mean, spectra, padded, learning_rate, steps=steps)
-    return np.asarray(images)[:n]
+    images = _transfer(content, grams, mean.astype(np.float32), spectra, weights.astype(np.float32),
+                       np.float32(learning_rate), steps=steps)
+    return np.asarray(images)
 
 
 # --- baselines and measures that do not use the network ------------------------------------
