@@ -97,9 +97,11 @@ def test_transfer_with_no_style_weight_keeps_the_content_and_a_large_one_moves_t
     content = RNG.uniform(0.2, 0.8, size=(16, 16, 3)).astype(np.float32)
     style = np.zeros((16, 16, 3), np.float32)
     style[..., 2] = RNG.uniform(0.6, 1.0, size=(16, 16))  # blue
-    out = tx.transfer(content, style, tx.random_filters((3, 5), 6, seed=1), [0.0, 100.0], steps=30)
-    assert np.allclose(out[0], content, atol=1e-6)
-    assert tx.colour_distance(style, out[1]) < tx.colour_distance(style, content)
+    # Several weights in one batch: the content's features must be computed like the image's,
+    # or weight 0's zero gradient becomes rounding noise that Adam scales up to full steps.
+    out = tx.transfer(content, style, tx.random_filters((3, 5), 6, seed=1), [0.0, 1.0, 10.0, 100.0], steps=30)
+    assert np.array_equal(out[0], content)
+    assert tx.colour_distance(style, out[-1]) < tx.colour_distance(style, content)
 
 
 def test_crop_averages_blocks_and_scales_bytes_to_one():
