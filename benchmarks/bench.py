@@ -19,9 +19,9 @@ Prints a table and writes ``build/bench.json``. Five parts:
   in ms and as a multiple of that round trip (``explorer_round_trips``).
 - course: every notebook executed top to bottom in a fresh kernel, as CI does,
   with an empty JAX compilation cache shared by the notebooks of this run (cold).
-  Before each notebook the textbook loop takes 1,000 steps (about a second) while
-  no kernel runs: the reference scale is the median of these bursts, so it measures
-  the machine as it was while the notebooks ran.
+  Before each notebook a fresh Python process times 1,000 textbook steps (a few
+  seconds, while no kernel runs): the reference scale is the median of these
+  bursts, so it measures the machine as it was while the notebooks ran.
 
 The machines are noisy: compare ratios from one run, not seconds across runs.
 """
@@ -240,28 +240,41 @@ def bench_browser() -> dict:
 
 # --- course ----------------------------------------------------------------------
 
-def textbook_burst(patches) -> float:
-    """Milliseconds per step of BURST_STEPS textbook steps on a fresh model (the step is compiled first)."""
-    textbook_loop(patches, [0], CONFIG, steps=2)
+def textbook_burst() -> float:
+    """Milliseconds per step of BURST_STEPS textbook steps, timed in a fresh Python process.
+
+    A fresh process, as each notebook's kernel is: the step is Python dispatch bound,
+    and in a process that has done much before (this one: the engine, explorers and
+    browser parts), collecting its garbage slows each step (1.0 ms after the engine
+    part, rising to 2.1 ms by the end of the course in one run).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}  # nothing into the course's cache
+    run = subprocess.run([sys.executable, __file__, "--textbook-burst"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600, check=True)
+    return float(run.stdout.strip().splitlines()[-1])
+
+
+def _print_textbook_burst() -> None:
+    patches = train_patches()
+    textbook_loop(patches, [0], CONFIG, steps=2)  # compiled before timing
     _, seconds = timed(textbook_loop, patches, [0], CONFIG, steps=BURST_STEPS)
-    return 1000 * seconds / BURST_STEPS
+    print(1000 * seconds / BURST_STEPS)
 
 
 def bench_course() -> dict:
-    """Each notebook's seconds, with the textbook step timed just before it.
+    """Each notebook's seconds, with the textbook step timed (in a fresh process) just before it.
 
     The one long textbook run of ``bench_engine`` happens minutes before the course,
     and on these machines the step's time drifts by 10-25 % within minutes while the
     notebooks' do not (two runs an hour apart: course 175.4 and 175.2 s, textbook
     0.98 and 1.22 ms), so the course is scaled by steps timed while it runs.
     """
-    patches = train_patches()
     results = {}
     with tempfile.TemporaryDirectory() as cache:
         os.environ["JAX_COMPILATION_CACHE_DIR"] = cache  # empty: a cold run, shared by this run's kernels
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         for path in tqdm(NOTEBOOKS, desc="executing notebooks"):
-            burst = textbook_burst(patches)
+            burst = textbook_burst()
             cells = []
             notebook, seconds = execute(path, cell_seconds=cells)
             results[path.name] = {"seconds": seconds, "setup_seconds": cells[0], "mb": size_mb(notebook),
@@ -348,7 +361,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
+    parser.add_argument("--textbook-burst", action="store_true", help="print the textbook step's ms (used by the course part)")
     args = parser.parse_args(argv)
+    if args.textbook_burst:
+        _print_textbook_burst()
+        return 0
     parts = set(args.parts.split(","))
     unknown = parts - set(PARTS)
     if unknown:
