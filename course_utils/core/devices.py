@@ -3,8 +3,7 @@
 Used by :mod:`course_utils.part2.synthesis` (notebook 12): each image's
 optimisation is independent of the others', so with one JAX device per core
 (``course_utils.configure_cpu``) a compiled program over a batch sharded on its
-first axis runs each share on its own core, about twice as fast on two cores for
-the small CNN's ascents. Not for notebook 13's textures: their FFTs already use
+first axis runs each share on its own core (the small CNN's ascents). Not for notebook 13's textures: their FFTs already use
 every core, and sharing out made them slower (:mod:`course_utils.part2.textures`).
 """
 

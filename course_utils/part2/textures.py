@@ -234,7 +234,7 @@ def synthesise(targets, filters, *, steps: int = 150, learning_rate: float = 0.0
     stacked = [np.stack([g[s] for g in grams]) for s in range(len(spectra))]
     images, losses = _synthesise(starts, stacked, means[:, None, None, :].astype(np.float32), spectra,
                                  np.float32(learning_rate), steps=steps)
-    return np.asarray(images)[:n], np.asarray(losses)[:n]
+    return np.asarray(images), np.asarray(losses)
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
